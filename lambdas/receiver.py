@@ -1,0 +1,103 @@
+"""Receiver: HTTP API v2.0 event -> validate -> votes queue -> 202.
+
+Routes: POST /votes, GET /health. Anything a client sends gets a 2xx or 4xx with a JSON body;
+a queue that cannot be reached gets 503 (retry), never a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from lambdas.contract import MAX_BODY_BYTES, Invalid, Problem, decode_request, pack
+from lambdas.ports import MessageQueue, QueueUnavailable
+
+__all__ = ["handler", "make_handler"]
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+_encode = msgspec.json.Encoder().encode
+_JSON = {"content-type": "application/json"}
+_ROUTES = {"/votes": "POST", "/health": "GET"}
+
+
+def _reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {**_JSON, **headers} if headers else _JSON,
+        "body": _encode(payload).decode(),
+    }
+
+
+def _error(
+    status: int,
+    error: str,
+    details: list[Problem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return _reply(status, {"error": error, "details": details or []}, headers)
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise Invalid("body is not valid base64", []) from None
+    return body.encode() if isinstance(body, str) else body
+
+
+def make_handler(queue: MessageQueue) -> Handler:
+    """A receiver bound to ``queue`` (boto3 SQS on AWS, SQLite locally)."""
+
+    def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        http = event.get("requestContext", {}).get("http", {})
+        path = event.get("rawPath") or http.get("path", "/")
+        method = http.get("method", "GET")
+        allowed = _ROUTES.get(path.rstrip("/") or "/")
+        if allowed is None:
+            return _error(404, f"no route for {path}; POST /votes or GET /health")
+        if method != allowed:
+            return _error(
+                405, f"{method} not allowed on {path}; use {allowed}", None, {"allow": allowed}
+            )
+        if allowed == "GET":
+            return _reply(200, {"status": "ok"})
+        request_id = event.get("requestContext", {}).get("requestId", "")
+        try:
+            body = _body(event)
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+            votes = decode_request(body)
+        except Invalid as exc:
+            return _error(400, exc.error, exc.problems)
+        now = datetime.now(UTC)
+        for vote in votes:
+            if vote.voted_at is None:
+                vote.voted_at = now
+        try:
+            queue.send(pack(votes, request_id, queue.max_message_bytes))
+        except QueueUnavailable as exc:
+            return _error(503, f"votes queue unavailable, nothing stored; retry ({exc})")
+        return _reply(202, {"accepted": len(votes), "request_id": request_id})
+
+    return handle
+
+
+_default: Handler | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda entry point: SQS queue from VOTES_QUEUE_URL, built on first use."""
+    global _default
+    if _default is None:
+        from lambdas.adapters import SqsQueue
+
+        _default = make_handler(SqsQueue(os.environ["VOTES_QUEUE_URL"]))
+    return _default(event, context)

@@ -1,0 +1,80 @@
+"""The error tree. Each error knows its exit code and a hint; the CLI boundary prints one line.
+
+    VotectlError                 exit 1, operational failure
+    ├── UsageError               exit 2, bad flags, config or arguments
+    │   ├── ConfigError          votectl.toml unreadable or invalid
+    │   └── UnknownStage         --stage names no stage
+    ├── NotRunning               the local pipeline's data dir does not exist yet
+    ├── AlreadyRunning           another `votectl up` holds the data dir
+    ├── PipelineFailed           `votectl up` / demo could not start or did not finish
+    └── AwsError                 an AWS call failed (credentials, endpoint, stack state, ...)
+        ├── MissingCredentials
+        ├── StackNotFound
+        └── DeployFailed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyRunning",
+    "AwsError",
+    "ConfigError",
+    "DeployFailed",
+    "MissingCredentials",
+    "NotRunning",
+    "PipelineFailed",
+    "StackNotFound",
+    "UnknownStage",
+    "UsageError",
+    "VotectlError",
+]
+
+
+class VotectlError(Exception):
+    exit_code = 1
+    hint = ""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+class UsageError(VotectlError):
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    hint = "check votectl.toml (see README, 'Configuration')"
+
+
+class UnknownStage(UsageError):
+    hint = "define it under [stages.NAME] in votectl.toml, or use --stage local"
+
+
+class NotRunning(VotectlError):
+    hint = "start the pipeline with `votectl up`, or pass --data-dir"
+
+
+class AlreadyRunning(VotectlError):
+    hint = "stop the other `votectl up`, or pass another --data-dir"
+
+
+class PipelineFailed(VotectlError):
+    hint = "run `votectl up` in the foreground to see why"
+
+
+class AwsError(VotectlError):
+    hint = "check the stage's region, profile and endpoint_url"
+
+
+class MissingCredentials(AwsError):
+    hint = "configure credentials (aws configure, AWS_PROFILE or --profile)"
+
+
+class StackNotFound(AwsError):
+    hint = "deploy the stage first with `votectl deploy --stage NAME`"
+
+
+class DeployFailed(AwsError):
+    hint = "the stack was rolled back; fix the reasons above and deploy again"
