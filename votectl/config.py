@@ -83,9 +83,7 @@ def read_config(path: Path) -> dict[str, dict[str, Any]]:
     return stages
 
 
-def load_stage(
-    name: str | None = None, config_path: Path | None = None, **overrides: Any
-) -> Stage:
+def load_stage(name: str | None = None, config_path: Path | None = None, **overrides: Any) -> Stage:
     """The named stage (default: $VOTECTL_STAGE or local) with flag overrides applied."""
     name = name or os.environ.get("VOTECTL_STAGE") or LOCAL
     stages = read_config(config_path or Path(CONFIG_FILE))

@@ -1,16 +1,16 @@
 """The error tree. Each error knows its exit code and a hint; the CLI boundary prints one line.
 
-    VotectlError                 exit 1, operational failure
-    ├── UsageError               exit 2, bad flags, config or arguments
-    │   ├── ConfigError          votectl.toml unreadable or invalid
-    │   └── UnknownStage         --stage names no stage
-    ├── NotRunning               the local pipeline's data dir does not exist yet
-    ├── AlreadyRunning           another `votectl up` holds the data dir
-    ├── PipelineFailed           `votectl up` / demo could not start or did not finish
-    └── AwsError                 an AWS call failed (credentials, endpoint, stack state, ...)
-        ├── MissingCredentials
-        ├── StackNotFound
-        └── DeployFailed
+VotectlError                 exit 1, operational failure
+├── UsageError               exit 2, bad flags, config or arguments
+│   ├── ConfigError          votectl.toml unreadable or invalid
+│   └── UnknownStage         --stage names no stage
+├── NotRunning               the local pipeline's data dir does not exist yet
+├── AlreadyRunning           another `votectl up` holds the data dir
+├── PipelineFailed           `votectl up` / demo could not start or did not finish
+└── AwsError                 an AWS call failed (credentials, endpoint, stack state, ...)
+    ├── MissingCredentials
+    ├── StackNotFound
+    └── DeployFailed
 """
 
 from __future__ import annotations

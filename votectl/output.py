@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["err", "out", "emit", "table", "warn", "fail_line"]
+__all__ = ["Progress", "StatusLine", "emit", "err", "fail_line", "out", "table", "warn"]
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -46,3 +46,59 @@ def fail_line(message: str, hint: str | None) -> None:
     err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
     if hint:
         err.print(f"[dim]hint:[/] {hint}", soft_wrap=True)
+
+
+class StatusLine:
+    """One live line on stderr (`votectl up`); on a non-terminal, a plain line every 10 s."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._live: Any = None
+        self._ticks = 0
+
+    def __enter__(self) -> StatusLine:
+        if self.enabled and err.is_terminal:
+            from rich.live import Live
+
+            self._live = Live("", console=err, refresh_per_second=4, transient=True)
+            self._live.__enter__()
+        return self
+
+    def update(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self._live is not None:
+            self._live.update(text)
+        elif self._ticks % 10 == 0:
+            err.print(text)
+        self._ticks += 1
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+
+class Progress:
+    """A Rich progress bar on stderr, fed by ``update(what, done, total)``; silent if unused."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def update(self, what: str, done: int, total: int | None) -> None:
+        if self._progress is None:
+            from rich.progress import Progress as RichProgress
+
+            self._progress = RichProgress(console=err, transient=True)
+            self._progress.start()
+        if what not in self._tasks:
+            self._tasks[what] = self._progress.add_task(what, total=total)
+        self._progress.update(self._tasks[what], completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()

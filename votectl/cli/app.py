@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected bug: one line, never local variables
         if debug:
             raise
-        fail_line(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
+        fail_line(
+            f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback"
+        )
         return _exit(1)
     return _exit(rv if isinstance(rv, int) else 0)
 

@@ -8,17 +8,28 @@ import typer
 
 from votectl.config import Stage, load_stage
 
-JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+JsonOut = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document instead of a table.")
+]
 StageName = Annotated[
     str | None,
-    typer.Option("--stage", "-s", envvar="VOTECTL_STAGE", help="Stage: local (default) or one in votectl.toml."),
+    typer.Option(
+        "--stage",
+        "-s",
+        envvar="VOTECTL_STAGE",
+        help="Stage: local (default) or one in votectl.toml.",
+    ),
 ]
 DataDir = Annotated[
     str | None,
-    typer.Option("--data-dir", envvar="VOTECTL_DATA_DIR", help="Local data dir [default: .votectl/local]."),
+    typer.Option(
+        "--data-dir", envvar="VOTECTL_DATA_DIR", help="Local data dir [default: .votectl/local]."
+    ),
 ]
 Region = Annotated[str | None, typer.Option("--region", help="AWS region (overrides the stage).")]
-Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile (overrides the stage).")]
+Profile = Annotated[
+    str | None, typer.Option("--profile", help="AWS profile (overrides the stage).")
+]
 EndpointUrl = Annotated[
     str | None,
     typer.Option("--endpoint-url", help="Send every AWS call here (LocalStack, moto server)."),

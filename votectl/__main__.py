@@ -1,0 +1,3 @@
+from votectl.cli.app import main
+
+main()

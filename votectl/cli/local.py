@@ -1,0 +1,117 @@
+"""`votectl up` and `votectl demo`: the embedded target."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from votectl.cli.options import DataDir, JsonOut, resolve
+from votectl.cli.render import results_table
+from votectl.errors import PipelineFailed
+from votectl.output import StatusLine, emit, err, table
+
+
+def up(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 127.0.0.1 unless told otherwise.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
+    data_dir: DataDir = None,
+    visibility_timeout: Annotated[
+        float, typer.Option(help="Seconds a received message stays hidden.")
+    ] = 30.0,
+    max_receive_count: Annotated[
+        int, typer.Option(help="Receives before a message moves to its DLQ.", min=1, max=1000)
+    ] = 3,
+    chaos: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="STAGE=FRACTION: fail that fraction of a stage's batches (receiver, processor, writer)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live status line.")] = False,
+) -> None:
+    """Run the pipeline on this machine until Ctrl-C: endpoint, queues, pollers, table."""
+    from votectl.local.chaos import parse_chaos
+    from votectl.local.supervisor import UpSettings, run_up
+
+    stage = resolve(None, data_dir=data_dir)
+    settings = UpSettings(
+        host=host,
+        port=port,
+        data_dir=stage.data_dir,
+        visibility_timeout=visibility_timeout,
+        max_receive_count=max_receive_count,
+        chaos=parse_chaos(chaos or []),
+    )
+    if visibility_timeout <= 0:
+        raise typer.BadParameter("must be > 0", param_hint="--visibility-timeout")
+
+    def ready(url: str) -> None:
+        err.print(
+            f"votectl up: listening on {url}/votes (data dir {settings.data_dir}); Ctrl-C stops"
+        )
+
+    with StatusLine(enabled=not quiet) as line:
+        run_up(
+            settings,
+            status=None if quiet else lambda s: line.update(_status_text(s)),
+            on_ready=ready,
+        )
+    err.print("votectl up: stopped")
+
+
+def _status_text(s: dict[str, Any]) -> str:
+    queues = "  ".join(f"{name} {depth}" for name, depth in s["queues"].items())
+    restarts = f"  restarts {s['restarts']}" if s["restarts"] else ""
+    return (
+        f"accepted {s['accepted']} ({s['accepted_per_s']:.0f}/s)  queues: {queues}"
+        f"  stored {s['stored']}{restarts}"
+    )
+
+
+def demo(
+    seconds: Annotated[float, typer.Option(help="Seconds of load to drive.", min=1, max=600)] = 5.0,
+    as_json: JsonOut = False,
+) -> None:
+    """Start the pipeline in a temp dir, drive votes at it, drain, verify nothing was lost."""
+    from votectl.local.demo import run_demo
+
+    result = run_demo(seconds, progress=lambda text: err.print(f"[dim]demo:[/] {text}"))
+    load = result.load
+    payload = {
+        "requests": load.requests,
+        "accepted": load.accepted,
+        "errors": load.errors,
+        "stored": result.stored,
+        "lost": result.lost,
+        "load_seconds": round(load.seconds, 3),
+        "drain_seconds": round(result.drain_seconds, 3),
+        "votes_per_second": round(result.votes_per_second, 1),
+        "results": result.top_title.to_json(),
+    }
+    summary = table(
+        "votectl demo",
+        ["", "value"],
+        [
+            ["votes accepted (202)", load.accepted],
+            ["votes stored", result.stored],
+            ["errors", load.errors],
+            ["load / drain", f"{load.seconds:.1f}s / {result.drain_seconds:.2f}s"],
+            ["persisted votes/s", f"{result.votes_per_second:,.0f}"],
+        ],
+    )
+    emit(payload, summary, as_json)
+    if not as_json:
+        emit({}, results_table(result.top_title), False)
+    if result.lost != 0:
+        raise PipelineFailed(
+            f"{result.lost} accepted votes were not stored",
+            hint="inspect the DLQs with `votectl queue stats`",
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)
+    app.command()(demo)

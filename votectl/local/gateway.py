@@ -1,0 +1,251 @@
+"""The local endpoint: HTTP requests -> API Gateway HTTP API v2.0 events -> the receiver.
+
+An ASGI app (served by uvicorn). The receiver sends through ``GroupCommitQueue``: its sends
+from concurrent requests are committed to SQLite together, and a request's response leaves
+only after the commit that holds its votes, so 202 still means stored. Handler code is the
+Lambda code, unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import msgspec
+
+from votectl.local.chaos import ChaosFailure
+from votectl.local.queue import SqliteQueue
+
+__all__ = ["Gateway", "GroupCommitQueue", "http_api_event"]
+
+log = logging.getLogger("votectl.gateway")
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+# API Gateway's own payload limit; the receiver enforces the contract's 256 KiB below it.
+GATEWAY_MAX_BODY = 10 * 1024 * 1024
+
+
+class GroupCommitQueue:
+    """A MessageQueue for handlers running on the event loop: ``send`` only buffers.
+
+    At most one commit runs (in a worker thread) while the next batch accumulates.
+    ``take_ticket()`` gives the future of the commit holding the last ``send``.
+    """
+
+    def __init__(self, queue: SqliteQueue, loop: asyncio.AbstractEventLoop) -> None:
+        self.max_message_bytes = queue.max_message_bytes
+        self._queue = queue
+        self._loop = loop
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
+        self._pending: list[bytes] = []
+        self._next: asyncio.Future[None] | None = None
+        self._running = False
+        self._ticket: asyncio.Future[None] | None = None
+
+    def send(self, bodies: Sequence[bytes]) -> None:
+        self._pending.extend(bodies)
+        if self._next is None:
+            self._next = self._loop.create_future()
+        self._ticket = self._next
+        if not self._running:
+            self._flush()
+
+    def take_ticket(self) -> asyncio.Future[None] | None:
+        ticket, self._ticket = self._ticket, None
+        return ticket
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        done, self._next = self._next, None
+        self._running = True
+        work = self._loop.run_in_executor(self._executor, self._queue.send, batch)
+        work.add_done_callback(lambda w: self._committed(w, done))
+
+    def _committed(self, work: asyncio.Future[None], done: asyncio.Future[None] | None) -> None:
+        self._running = False
+        if done is not None and not done.done():
+            exc = work.exception()
+            if exc is None:
+                done.set_result(None)
+            else:
+                log.error("votes queue commit failed: %s", exc)
+                done.set_exception(exc)
+        if self._pending:
+            self._flush()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+class _Clock:
+    """API Gateway's ``time`` field, formatted once per second."""
+
+    __slots__ = ("_second", "_text")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def text(self, now: float) -> str:
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._text = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+        return self._text
+
+
+_clock = _Clock()
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    request_id: str,
+    source_ip: str,
+) -> dict[str, Any]:
+    """The event API Gateway HTTP API (payload format 2.0) sends to a Lambda on $default."""
+    now = time.time()
+    try:
+        text, is_base64 = body.decode(), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": headers.get("host", "localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": _clock.text(now),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": is_base64,
+    }
+    if text:
+        event["body"] = text
+    if "cookie" in headers:
+        event["cookies"] = [c.strip() for c in headers.pop("cookie").split(";")]
+    return event
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
+
+
+_decode = msgspec.json.decode
+_encode = msgspec.json.encode
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class Gateway:
+    """The ASGI app. ``accepted`` counts votes acknowledged with 202 (for the status line)."""
+
+    def __init__(self, handler: Handler, queue: GroupCommitQueue | None = None) -> None:
+        self.handler = handler
+        self.queue = queue
+        self.accepted = 0
+        self.requests = 0
+        self._prefix = base64.b32encode(os.urandom(5)).decode().rstrip("=")
+        self._counter = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body, too_large = await _read_body(receive)
+        if too_large:
+            await _respond(send, 413, b'{"error":"body over 10 MiB","details":[]}', _JSON_HEADERS)
+            return
+        self._counter += 1
+        self.requests += 1
+        client = scope.get("client") or ("127.0.0.1", 0)
+        event = http_api_event(
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            _headers(scope["headers"]),
+            body,
+            f"{self._prefix}{self._counter:08x}",
+            client[0],
+        )
+        try:
+            response = self.handler(event, None)
+        except ChaosFailure as exc:
+            await _respond(send, 503, _error_body(f"{exc}; retry"), _JSON_HEADERS)
+            return
+        except Exception:  # a bug: say so, and keep serving
+            log.exception("receiver failed")
+            await _respond(send, 500, _error_body("internal error"), _JSON_HEADERS)
+            return
+        ticket = self.queue.take_ticket() if self.queue is not None else None
+        if ticket is not None:
+            try:
+                await ticket
+            except Exception as exc:
+                await _respond(send, 503, _error_body(f"not stored, retry ({exc})"), _JSON_HEADERS)
+                return
+        status = response.get("statusCode", 200)
+        if status == 202:
+            self.accepted += _accepted(response)
+        headers = [(k.encode(), str(v).encode()) for k, v in response.get("headers", {}).items()]
+        payload = response.get("body") or ""
+        raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        await _respond(send, status, raw, headers)
+
+
+def _accepted(response: dict[str, Any]) -> int:
+    try:
+        return int(_decode(response.get("body") or "{}").get("accepted", 0))
+    except (msgspec.DecodeError, AttributeError, TypeError, ValueError):
+        return 0
+
+
+def _error_body(message: str) -> bytes:
+    return _encode({"error": message, "details": []})
+
+
+async def _read_body(receive: Any) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > GATEWAY_MAX_BODY:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), False
+
+
+async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,95 @@
+"""Pollers: what Lambda's SQS event source mapping does, on one machine.
+
+Receive a batch, invoke the handler with an SQS event, delete what succeeded. Records named in
+``batchItemFailures`` stay invisible until their visibility timeout runs out, then come back;
+a handler that raises fails the whole batch. After max receives a message moves to the DLQ.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from votectl.local.queue import SqliteQueue
+
+__all__ = ["BatchOutcome", "Poller", "PollerSpec", "run_poller"]
+
+log = logging.getLogger("votectl.poller")
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    received: int
+    deleted: int
+    failed: int
+
+
+class Poller:
+    def __init__(self, queue: SqliteQueue, handler: Handler, batch_size: int = 1000) -> None:
+        self.queue = queue
+        self.handler = handler
+        self.batch_size = batch_size
+
+    def poll_once(self, wait_seconds: float = 0.5) -> BatchOutcome:
+        messages = self.queue.receive(self.batch_size, wait_seconds=wait_seconds)
+        if not messages:
+            return BatchOutcome(0, 0, 0)
+        event = {"Records": [m.sqs_record(self.queue.arn, "local") for m in messages]}
+        try:
+            response = self.handler(event, None) or {}
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        except Exception as exc:  # the whole batch fails, as on Lambda
+            log.warning(
+                "%s handler failed, batch of %d returns: %s", self.queue.name, len(messages), exc
+            )
+            return BatchOutcome(len(messages), 0, len(messages))
+        done = [m.receipt_handle for m in messages if m.message_id not in failed]
+        deleted = self.queue.delete(done) if done else 0
+        return BatchOutcome(len(messages), deleted, len(messages) - len(done))
+
+
+@dataclass(frozen=True)
+class PollerSpec:
+    """What a poller process needs; picklable, so the supervisor can spawn it."""
+
+    stage: str  # "processor" or "writer"
+    data_dir: str
+    visibility_timeout: float
+    max_receive_count: int
+    chaos: float = 0.0
+    batch_size: int = 1000
+
+
+def build_poller(spec: PollerSpec) -> Poller:
+    from lambdas import processor, writer
+    from votectl.local.chaos import chaotic
+    from votectl.local.layout import Layout
+    from votectl.local.table import SqliteVoteTable
+
+    layout = Layout.of(spec.data_dir)
+    votes = SqliteQueue(layout.votes_db, "votes", spec.visibility_timeout, spec.max_receive_count)
+    ready = SqliteQueue(layout.ready_db, "ready", spec.visibility_timeout, spec.max_receive_count)
+    if spec.stage == "processor":
+        source, handler = votes, processor.make_handler(ready)
+    else:
+        source, handler = ready, writer.make_handler(SqliteVoteTable(layout.table_db))
+    return Poller(source, chaotic(spec.stage, handler, spec.chaos), spec.batch_size)
+
+
+def run_poller(spec: PollerSpec, stop: Any) -> None:
+    """A poller process's main: poll until ``stop`` is set or the supervisor is gone.
+
+    Signals are the supervisor's to handle; it sets ``stop`` and the current batch finishes.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, format=f"{spec.stage}: %(message)s")
+    parent = os.getppid()
+    poller = build_poller(spec)
+    while not stop.is_set() and os.getppid() == parent:
+        poller.poll_once()

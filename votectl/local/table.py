@@ -1,0 +1,76 @@
+"""The votes table on SQLite, with DynamoDB's conditional-write rule: last writer wins.
+
+One row per identity (user_id, title_id, aspect); an upsert replaces it only when the new
+vote's (voted_at, score) is greater, so replays and late older votes change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from lambdas.contract import Vote, stored_voted_at
+from votectl.local.db import Transaction, connect
+from votectl.model import Results
+
+__all__ = ["SqliteVoteTable"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS votes (
+    title_id TEXT NOT NULL,
+    aspect TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    voted_at TEXT NOT NULL,
+    PRIMARY KEY (title_id, aspect, user_id)
+) WITHOUT ROWID;
+"""
+
+_UPSERT = """
+INSERT INTO votes (title_id, aspect, user_id, score, voted_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (title_id, aspect, user_id) DO UPDATE
+SET score = excluded.score, voted_at = excluded.voted_at
+WHERE (excluded.voted_at, excluded.score) > (votes.voted_at, votes.score)
+"""
+
+
+class SqliteVoteTable:
+    name = "votes"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._con = connect(self.path)
+        self._con.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def put_latest(self, votes: Sequence[Vote]) -> Sequence[int]:
+        """One transaction for the whole batch: it all lands, or it raises and nothing does."""
+        rows = [
+            (v.title_id, v.aspect, v.user_id, v.score, stored_voted_at(v.voted_at)) for v in votes
+        ]
+        with Transaction(self._con) as con:
+            con.executemany(_UPSERT, rows)
+        return []
+
+    def count(self) -> int:
+        return self._con.execute("SELECT count(*) FROM votes").fetchone()[0]
+
+    def get(self, user_id: str, title_id: str, aspect: str) -> tuple[int, str] | None:
+        row = self._con.execute(
+            "SELECT score, voted_at FROM votes WHERE title_id = ? AND aspect = ? AND user_id = ?",
+            (title_id, aspect, user_id),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def results(self, title_id: str) -> Results:
+        counts = {
+            (aspect, score): n
+            for aspect, score, n in self._con.execute(
+                "SELECT aspect, score, count(*) FROM votes WHERE title_id = ? "
+                "GROUP BY aspect, score",
+                (title_id,),
+            )
+        }
+        return Results.from_counts(title_id, counts)
