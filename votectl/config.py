@@ -37,6 +37,7 @@ class Stage:
     writer_timeout: int = 30
     processor_batch_size: int = 1000
     processor_batch_window: int = 1
+    processor_max_concurrency: int = 20
     writer_batch_size: int = 100
     writer_batch_window: int = 1
     writer_max_concurrency: int = 20

@@ -18,11 +18,14 @@ from __future__ import annotations
 __all__ = [
     "AlreadyRunning",
     "AwsError",
+    "BundleFailed",
     "ConfigError",
     "DeployFailed",
     "MissingCredentials",
     "NotRunning",
     "PipelineFailed",
+    "ResourceMissing",
+    "StackBusy",
     "StackNotFound",
     "UnknownStage",
     "UsageError",
@@ -42,6 +45,7 @@ class VotectlError(Exception):
 
 class UsageError(VotectlError):
     exit_code = 2
+    hint = "see `votectl COMMAND --help`"
 
 
 class ConfigError(UsageError):
@@ -64,6 +68,10 @@ class PipelineFailed(VotectlError):
     hint = "run `votectl up` in the foreground to see why"
 
 
+class BundleFailed(VotectlError):
+    hint = "run `votectl bundle` again; see README, 'Bundle'"
+
+
 class AwsError(VotectlError):
     hint = "check the stage's region, profile and endpoint_url"
 
@@ -78,3 +86,11 @@ class StackNotFound(AwsError):
 
 class DeployFailed(AwsError):
     hint = "the stack was rolled back; fix the reasons above and deploy again"
+
+
+class StackBusy(AwsError):
+    hint = "wait for the stack to settle (`votectl status`), or fix it in the CloudFormation console"
+
+
+class ResourceMissing(AwsError):
+    hint = "deploy the stage again with `votectl deploy` to recreate it"

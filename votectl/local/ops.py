@@ -59,7 +59,10 @@ class LocalOperations:
         Locally a move is instant, so there is no rate to cap and no task to cancel.
         """
         if cancel:
-            raise UsageError("nothing to cancel: a local redrive completes at once")
+            raise UsageError(
+                "nothing to cancel: a local redrive completes at once",
+                hint="--cancel stops a running move task on an AWS stage",
+            )
         names = QUEUES if queue is None else (queue.removesuffix("-dlq"),)
         if not set(names) <= set(QUEUES):
             raise UsageError(

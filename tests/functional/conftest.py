@@ -1,0 +1,148 @@
+"""Real components for the local target: AWS-shaped events, SQLite files, `votectl up`."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+EVENTS = Path(__file__).parent.parent / "fixtures" / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def http_event(method: str, path: str, body: bytes | str | None, b64: bool = False, template: str = "apigw-http-api-v2.json") -> dict[str, Any]:
+    """A real HTTP API v2.0 (or Function URL) event, adapted: method, path, body."""
+    event = copy.deepcopy(load_event(template))
+    event["rawPath"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = path
+    raw = body.encode() if isinstance(body, str) else body
+    if raw is None:
+        event.pop("body", None)
+    elif b64:
+        event["body"] = base64.b64encode(raw).decode()
+    else:
+        event["body"] = raw.decode()
+    event["isBase64Encoded"] = b64
+    return event
+
+
+def sqs_event(bodies: list[str]) -> dict[str, Any]:
+    """A real SQS event source mapping batch, one record per body (ids made unique)."""
+    template = load_event("sqs-receive.json")["Records"][1]
+    records = []
+    for i, body in enumerate(bodies):
+        record = copy.deepcopy(template)
+        record["messageId"] = f"msg-{i}"
+        record["receiptHandle"] = f"rh-{i}"
+        record["body"] = body
+        records.append(record)
+    return {"Records": records}
+
+
+def poll(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Wait until ``predicate()`` is truthy and return it; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+def votectl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "votectl", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@dataclass
+class Up:
+    """A running `votectl up` subprocess (its own process group)."""
+
+    proc: subprocess.Popen[str]
+    data_dir: Path
+    url: str
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10.0)
+
+    def json(self, *args: str) -> Any:
+        result = votectl(*args, "--data-dir", str(self.data_dir), "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def backlog(self) -> int:
+        queues = self.json("queue", "stats")["queues"]
+        return sum(q["visible"] + q["in_flight"] + q["delayed"] for q in queues if not q["dlq"])
+
+    def stored(self) -> int:
+        return self.json("table", "count")["count"]
+
+    def drained(self, timeout: float = 60.0) -> None:
+        poll(lambda: self.backlog() == 0, timeout)
+
+    def kill_group(self, sig: int = signal.SIGKILL) -> None:
+        os.killpg(self.proc.pid, sig)
+
+
+def start_up(data_dir: Path, *extra: str) -> Up:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "votectl", "up", "--port", "0", "--data-dir", str(data_dir), "--quiet", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    up_file = data_dir / "up.json"
+
+    def ready() -> str | None:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            return json.loads(up_file.read_text())["url"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    return Up(proc, data_dir, poll(ready, timeout=30))
+
+
+@pytest.fixture
+def up_factory(tmp_path: Path) -> Iterator[Callable[..., Up]]:
+    started: list[Up] = []
+
+    def factory(*extra: str, data_dir: Path | None = None) -> Up:
+        up = start_up(data_dir or tmp_path / "local", *extra)
+        started.append(up)
+        return up
+
+    yield factory
+    for up in started:
+        if up.proc.poll() is None:
+            up.kill_group(signal.SIGKILL)
+            up.proc.wait(10)
+
+
+@pytest.fixture
+def up(up_factory: Callable[..., Up]) -> Up:
+    return up_factory("--visibility-timeout", "2")

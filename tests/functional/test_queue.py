@@ -1,0 +1,112 @@
+"""SQS semantics of the SQLite queue: visibility, receive counts, DLQ, delay, redrive."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from votectl.local.queue import SqliteQueue
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> SqliteQueue:
+    return SqliteQueue(tmp_path / "q.db", "votes", visibility_timeout=0.2, max_receive_count=2)
+
+
+def counts(queue: SqliteQueue) -> dict[str, tuple[int, int, int]]:
+    return {s.name: (s.visible, s.in_flight, s.delayed) for s in queue.stats()}
+
+
+def test_send_receive_delete(queue: SqliteQueue) -> None:
+    queue.send([b"a", b"b", b"c"])
+    got = queue.receive(10)
+    assert sorted(m.body for m in got) == ["a", "b", "c"]
+    assert all(m.receive_count == 1 for m in got)
+    assert counts(queue)["votes"] == (0, 3, 0)
+    assert queue.delete([m.receipt_handle for m in got]) == 3
+    assert counts(queue)["votes"] == (0, 0, 0)
+
+
+def test_receive_takes_at_most_max_messages_oldest_first(queue: SqliteQueue) -> None:
+    queue.send([str(i).encode() for i in range(25)])
+    assert [m.body for m in queue.receive(10)] == [str(i) for i in range(10)]
+    assert len(queue.receive(100)) == 15
+
+
+def test_an_unacknowledged_message_returns_after_the_visibility_timeout(queue: SqliteQueue) -> None:
+    queue.send([b"x"])
+    [first] = queue.receive(1)
+    assert queue.receive(1) == []  # hidden
+    [again] = queue.receive(1, wait_seconds=5)  # long poll until it is visible again
+    assert again.body == "x" and again.receive_count == 2
+    assert again.first_received_at == first.first_received_at
+
+
+def test_a_stale_receipt_deletes_nothing(queue: SqliteQueue) -> None:
+    queue.send([b"x"])
+    [first] = queue.receive(1)
+    [second] = queue.receive(1, wait_seconds=5)
+    assert queue.delete([first.receipt_handle]) == 0
+    assert queue.delete([second.receipt_handle]) == 1
+
+
+def test_after_max_receives_the_message_moves_to_the_dlq_and_redrive_brings_it_back(queue: SqliteQueue) -> None:
+    queue.send([b"poison"])
+    for expected in (1, 2):
+        [m] = queue.receive(1, wait_seconds=5)
+        assert m.receive_count == expected
+    assert queue.receive(1, wait_seconds=1) == []  # third receive: moved, not delivered
+    assert counts(queue)["votes-dlq"] == (1, 0, 0)
+    assert queue.redrive() == 1
+    assert counts(queue) == {"votes": (1, 0, 0), "votes-dlq": (0, 0, 0)}
+    [m] = queue.receive(1)
+    assert (m.body, m.receive_count) == ("poison", 1)
+
+
+def test_delayed_messages_are_counted_and_then_delivered(queue: SqliteQueue) -> None:
+    queue.send([b"later"], delay_seconds=0.3)
+    assert counts(queue)["votes"] == (0, 0, 1)
+    assert queue.receive(1) == []
+    [m] = queue.receive(1, wait_seconds=5)
+    assert m.body == "later"
+
+
+def test_change_visibility_to_zero_releases_a_message(queue: SqliteQueue) -> None:
+    queue.send([b"x"])
+    [m] = queue.receive(1, visibility_timeout=60)
+    queue.change_visibility([m.receipt_handle], 0)
+    assert [n.body for n in queue.receive(1)] == ["x"]
+
+
+def test_sqs_record_has_the_lambda_event_shape(queue: SqliteQueue) -> None:
+    queue.send([b"hello"])
+    [m] = queue.receive(1)
+    record = m.sqs_record(queue.arn, "local")
+    assert record["md5OfBody"] == "5d41402abc4b2a76b9719d911017c592"
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert record["eventSource"] == "aws:sqs"
+
+
+def _consume(path: str, out: "multiprocessing.Queue[list[str]]") -> None:
+    q = SqliteQueue(path, "votes", visibility_timeout=60)
+    seen: list[str] = []
+    while batch := q.receive(7, wait_seconds=0.5):
+        seen += [m.body for m in batch]
+        q.delete([m.receipt_handle for m in batch])
+    out.put(seen)
+
+
+def test_concurrent_consumers_in_processes_never_share_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    SqliteQueue(path, "votes").send([str(i).encode() for i in range(500)])
+    ctx = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue[list[str]] = ctx.Queue()
+    procs = [ctx.Process(target=_consume, args=(str(path), out)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    seen = [body for _ in procs for body in out.get(timeout=60)]
+    for p in procs:
+        p.join(10)
+    assert sorted(seen, key=int) == [str(i) for i in range(500)]

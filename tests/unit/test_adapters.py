@@ -1,0 +1,192 @@
+"""The boto3 adapters against moto: SQS batching limits and retries, DynamoDB last-writer-wins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from lambdas.adapters import DynamoVoteTable, SqsQueue, batches, partition_key
+from lambdas.contract import Vote
+from lambdas.ports import QueueUnavailable
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def vote(user: str = "u1", score: int = 3, at: datetime = T0, title: str = "t1") -> Vote:
+    return Vote(user_id=user, title_id=title, aspect="overall", score=score, voted_at=at)
+
+
+# --- SQS -------------------------------------------------------------------------------
+
+
+def test_batches_respect_entry_and_byte_limits() -> None:
+    small = [(i, b"x") for i in range(25)]
+    assert [len(g) for g in batches(small)] == [10, 10, 5]
+    big = [(i, b"x" * 100 * 1024) for i in range(5)]
+    groups = list(batches(big))
+    assert [len(g) for g in groups] == [2, 2, 1]
+    assert all(sum(len(b) for _, b in g) <= 256 * 1024 for g in groups)
+
+
+@pytest.fixture
+def sqs(mocked_aws: None) -> Any:
+    return boto3.client("sqs", region_name="us-east-1")
+
+
+def drain(sqs: Any, url: str) -> list[str]:
+    bodies: list[str] = []
+    while True:
+        reply = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+        if not reply.get("Messages"):
+            return bodies
+        for message in reply["Messages"]:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_sqs_queue_splits_calls_at_ten_entries_and_256_kib(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="votes")["QueueUrl"]
+    calls: list[tuple[int, int]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append((len(params["Entries"]), sum(len(e["MessageBody"]) for e in params["Entries"])))
+
+    sqs.meta.events.register("provide-client-params.sqs.SendMessageBatch", record)
+    bodies = [f'{{"n":{i}}}'.encode() for i in range(12)]
+    bodies += [b'"' + b"y" * (90 * 1024) + b'"' for _ in range(3)]
+    SqsQueue(url, client=sqs).send(bodies)
+
+    assert sorted(drain(sqs, url)) == sorted(b.decode() for b in bodies)
+    assert all(n <= 10 and size <= 256 * 1024 for n, size in calls)
+    assert len(calls) == 3  # 10 | 2 small + 2 large | 1 large
+
+
+class FlakySqs:
+    """Fails the listed entry ids on their first attempt, like SQS under pressure."""
+
+    def __init__(self, fail_once: set[str], sender_fault: bool = False) -> None:
+        self.fail_once = set(fail_once)
+        self.sender_fault = sender_fault
+        self.sent: list[str] = []
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        failed = [e["Id"] for e in Entries if e["Id"] in self.fail_once]
+        self.fail_once -= set(failed)
+        self.sent += [e["MessageBody"] for e in Entries if e["Id"] not in failed]
+        return {
+            "Successful": [],
+            "Failed": [
+                {"Id": i, "SenderFault": self.sender_fault, "Code": "x", "Message": "m"}
+                for i in failed
+            ],
+        }
+
+
+def test_sqs_queue_retries_failed_entries_with_backoff() -> None:
+    client = FlakySqs({"1", "3"})
+    waits: list[float] = []
+    SqsQueue("q", client=client, sleep=waits.append).send([b"a", b"b", b"c", b"d"])
+    assert sorted(client.sent) == ["a", "b", "c", "d"]
+    assert waits == [0.05]
+
+
+def test_sqs_queue_gives_up_after_attempts_and_on_sender_fault() -> None:
+    class Never(FlakySqs):
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> Any:
+            self.fail_once = {e["Id"] for e in Entries}
+            return super().send_message_batch(QueueUrl, Entries)
+
+    waits: list[float] = []
+    with pytest.raises(QueueUnavailable, match="1 of 1"):
+        SqsQueue("q", client=Never(set()), sleep=waits.append).send([b"a"])
+    assert waits == [0.05, 0.1, 0.2]
+    with pytest.raises(QueueUnavailable, match="rejected"):
+        SqsQueue("q", client=FlakySqs({"0"}, sender_fault=True)).send([b"a"])
+
+
+def test_sqs_queue_unavailable_on_client_and_connection_errors(sqs: Any) -> None:
+    missing = "https://sqs.us-east-1.amazonaws.com/123456789012/nope"
+    with pytest.raises(QueueUnavailable):
+        SqsQueue(missing, client=sqs).send([b"a"])
+    offline = boto3.client(
+        "sqs",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
+    with pytest.raises(QueueUnavailable):
+        SqsQueue(missing, client=offline).send([b"a"])
+
+
+# --- DynamoDB --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def table(mocked_aws: None) -> DynamoVoteTable:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName="votes",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+    )
+    return DynamoVoteTable("votes", client=client, shards=4)
+
+
+def stored(table: DynamoVoteTable, v: Vote) -> dict[str, Any]:
+    item = table._client.get_item(
+        TableName="votes",
+        Key={
+            "pk": {"S": partition_key(v.title_id, v.user_id, 4)},
+            "sk": {"S": f"{v.aspect}#{v.user_id}"},
+        },
+    )["Item"]
+    return {"score": int(item["score"]["N"]), "voted_at": item["voted_at"]["S"]}
+
+
+def test_last_writer_wins_whatever_the_arrival_order(table: DynamoVoteTable) -> None:
+    later = T0 + timedelta(seconds=1)
+    assert table.put_latest([vote(score=2, at=later)]) == []
+    assert table.put_latest([vote(score=5, at=T0)]) == []  # older: ignored, not a failure
+    assert stored(table, vote()) == {"score": 2, "voted_at": "2026-01-01T00:00:01.000000+00:00"}
+    assert table.put_latest([vote(score=4, at=later)]) == []  # same instant, higher score wins
+    assert stored(table, vote())["score"] == 4
+    assert table.put_latest([vote(score=1, at=later)]) == []  # same instant, lower score loses
+    assert stored(table, vote())["score"] == 4
+
+
+def test_rewrites_are_idempotent_and_results_fan_out(table: DynamoVoteTable) -> None:
+    votes = [vote(user=f"u{i}", score=1 + i % 5) for i in range(40)]
+    votes.append(vote(user="other", title="t2", score=5))
+    assert table.put_latest(votes) == []
+    assert table.put_latest(votes) == []
+    counts = table.counts("t1")
+    assert sum(counts.values()) == 40
+    assert counts == {("overall", s): 8 for s in range(1, 6)}
+    shards = {partition_key("t1", f"u{i}", 4) for i in range(40)}
+    assert len(shards) == 4  # one title's writes spread over every shard
+
+
+def test_transient_errors_are_reported_by_index(table: DynamoVoteTable) -> None:
+    real = table._client
+
+    class Throttling:
+        def put_item(self, **kwargs: Any) -> Any:
+            if kwargs["Item"]["user_id"]["S"] == "u1":
+                error = {"Error": {"Code": "ProvisionedThroughputExceededException"}}
+                raise ClientError(error, "PutItem")
+            return real.put_item(**kwargs)
+
+    table._client = Throttling()
+    assert list(table.put_latest([vote(user="u0"), vote(user="u1"), vote(user="u2")])) == [1]

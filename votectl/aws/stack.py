@@ -1,0 +1,157 @@
+"""The stack: its template and parameters, and reading a deployed stack back by logical id.
+
+Resources are resolved through ListStackResources, which works on AWS and on emulators alike
+(moto returns no ``Outputs`` for a stack created through a change set).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from votectl.aws.bundle import Bundle
+from votectl.aws.session import Aws, aws_errors
+from votectl.config import Stage
+from votectl.errors import ConfigError, ResourceMissing, UsageError
+
+__all__ = [
+    "OUTPUTS",
+    "QUEUES",
+    "DeployedStack",
+    "read_stack",
+    "stack_parameters",
+    "template_body",
+]
+
+# queue name -> (logical id, is a DLQ, its source queue)
+QUEUES = {
+    "votes": ("VotesQueue", False, None),
+    "votes-dlq": ("VotesDlq", True, "votes"),
+    "ready": ("ReadyQueue", False, None),
+    "ready-dlq": ("ReadyDlq", True, "ready"),
+}
+# output key -> logical id whose physical id is the output's value
+OUTPUTS = {
+    "VotesQueueUrl": "VotesQueue",
+    "ReadyQueueUrl": "ReadyQueue",
+    "VotesDlqUrl": "VotesDlq",
+    "ReadyDlqUrl": "ReadyDlq",
+    "TableName": "VotesTable",
+}
+FUNCTIONS = {"receiver": "ReceiverFunction", "processor": "ProcessorFunction", "writer": "WriterFunction"}
+_STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
+
+
+def template_body() -> str:
+    return resources.files("votectl.aws").joinpath("template.yaml").read_text()
+
+
+def check_stage(stage: Stage) -> None:
+    """Refuse stages the AWS target cannot deploy, before anything reaches AWS."""
+    if stage.is_local:
+        raise UsageError(
+            "stage 'local' is the embedded target; there is nothing to deploy",
+            hint="pass --stage NAME for a stage defined in votectl.toml",
+        )
+    if not _STAGE_NAME.match(stage.name):
+        raise ConfigError(
+            f"stage name {stage.name!r} cannot name a stack",
+            hint="use 1-40 letters, digits and hyphens, starting with a letter",
+        )
+    consumer = max(stage.processor_timeout, stage.writer_timeout)
+    if stage.visibility_timeout < 6 * consumer:
+        raise ConfigError(
+            f"stage {stage.name!r}: visibility_timeout {stage.visibility_timeout}s is less than"
+            f" 6x the consumer timeout ({consumer}s)",
+            hint=f"set visibility_timeout to at least {6 * consumer}",
+        )
+    for name in ("processor", "writer"):
+        size, window = getattr(stage, f"{name}_batch_size"), getattr(stage, f"{name}_batch_window")
+        if size > 10 and window < 1:
+            raise ConfigError(
+                f"stage {stage.name!r}: {name}_batch_size {size} needs {name}_batch_window >= 1",
+                hint="SQS event sources take more than 10 records only with a batching window",
+            )
+
+
+def stack_parameters(stage: Stage, bundle: Bundle, bucket: str) -> dict[str, str]:
+    """Template parameters from the stage settings and the uploaded zips."""
+    check_stage(stage)
+    keys = {a.function: a.s3_key for a in bundle.artifacts}
+    values: dict[str, Any] = {
+        "ArtifactsBucket": bucket,
+        "ReceiverKey": keys["receiver"],
+        "ProcessorKey": keys["processor"],
+        "WriterKey": keys["writer"],
+        "Architecture": stage.architecture,
+        "MemorySize": stage.memory,
+        "ReceiverTimeout": stage.receiver_timeout,
+        "ProcessorTimeout": stage.processor_timeout,
+        "WriterTimeout": stage.writer_timeout,
+        "ProcessorBatchSize": stage.processor_batch_size,
+        "ProcessorBatchWindow": stage.processor_batch_window,
+        "ProcessorMaxConcurrency": stage.processor_max_concurrency,
+        "WriterBatchSize": stage.writer_batch_size,
+        "WriterBatchWindow": stage.writer_batch_window,
+        "WriterMaxConcurrency": stage.writer_max_concurrency,
+        "VisibilityTimeout": stage.visibility_timeout,
+        "MaxReceiveCount": stage.max_receive_count,
+        "ThrottleRate": stage.throttle_rate,
+        "ThrottleBurst": stage.throttle_burst,
+        "LogRetentionDays": stage.log_retention_days,
+        "TableShards": stage.table_shards,
+    }
+    return {k: str(v) for k, v in values.items()}
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    """A stack as deployed: status, parameters and logical id -> physical id."""
+
+    name: str
+    status: str
+    parameters: dict[str, str]
+    resources: dict[str, str]
+    outputs: dict[str, str]
+    region: str
+
+    def physical(self, logical_id: str) -> str:
+        value = self.resources.get(logical_id)
+        if not value:
+            raise ResourceMissing(f"stack {self.name} has no {logical_id}")
+        return value
+
+    def endpoint_url(self) -> str | None:
+        if self.outputs.get("EndpointUrl"):
+            return self.outputs["EndpointUrl"]
+        api = self.resources.get("HttpApi")
+        return f"https://{api}.execute-api.{self.region}.amazonaws.com" if api else None
+
+    def output_values(self) -> dict[str, str | None]:
+        """The template's Outputs, rebuilt from resources where the endpoint left them out."""
+        values: dict[str, str | None] = {"EndpointUrl": self.endpoint_url()}
+        for key, logical in OUTPUTS.items():
+            values[key] = self.outputs.get(key) or self.resources.get(logical)
+        return values
+
+
+def read_stack(aws: Aws) -> DeployedStack:
+    """The stage's stack, or StackNotFound."""
+    cfn = aws.client("cloudformation")
+    name = aws.stage.stack_name
+    with aws_errors(f"reading stack {name}", aws.stage):
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        found: dict[str, str] = {}
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
+            for summary in page["StackResourceSummaries"]:
+                found[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
+    return DeployedStack(
+        name=name,
+        status=stack["StackStatus"],
+        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])},
+        resources=found,
+        outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+        region=aws.region,
+    )

@@ -1,0 +1,359 @@
+"""`votectl loadtest` as a library: Locust headless against a stage, then drain-and-verify.
+
+``run`` owns the sequence: find or start the endpoint, count the table, run the ``loadtests``
+locustfile in a Locust subprocess (CSV, HTML and a summary JSON into the report dir), read those
+back, wait for the queues to drain, count again. lost = distinct votes accepted - table growth.
+Locust's processes import nothing from votectl; they talk to it through files.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from votectl.config import Stage
+from votectl.errors import UsageError, VotectlError
+from votectl.ops import Operations, open_target
+
+__all__ = [
+    "ErrorKind",
+    "LoadSettings",
+    "LoadtestResult",
+    "RequestStats",
+    "SHAPES",
+    "USER_CLASSES",
+    "Verification",
+    "endpoint_url_for",
+    "loadtests_dir",
+    "locust_command",
+    "parse_duration",
+    "read_failures",
+    "read_stats",
+    "run",
+]
+
+SHAPES = ("none", "steady", "step", "spike")
+USER_CLASSES = ("SingleVoter", "BatchVoter", "Revoter", "BadClient")
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
+
+Output = Callable[[str], None]  # one line of Locust's output, or of our progress
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    users: int = 50
+    spawn_rate: float | None = None  # default: all users at once
+    duration: str = "30s"
+    shape: str = "none"
+    user_classes: tuple[str, ...] = ("SingleVoter",)
+    batch_size: int | None = None
+    report_dir: Path = Path("loadtest-report")
+    html: Path | None = None  # default: <report_dir>/report.html
+    verify: bool = True
+    drain_timeout: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.users < 1:
+            raise UsageError(f"--users must be >= 1, got {self.users}")
+        if self.spawn_rate is not None and self.spawn_rate <= 0:
+            raise UsageError(f"--spawn-rate must be > 0, got {self.spawn_rate}")
+        if self.shape not in SHAPES:
+            raise UsageError(f"--shape must be one of {', '.join(SHAPES)}, got {self.shape!r}")
+        unknown = set(self.user_classes) - set(USER_CLASSES)
+        if unknown or not self.user_classes:
+            raise UsageError(
+                f"--user-class must be among {', '.join(USER_CLASSES)}, got {', '.join(unknown)}"
+            )
+        if self.batch_size is not None and not 1 <= self.batch_size <= 500:
+            raise UsageError(f"--batch-size must be 1-500, got {self.batch_size}")
+        parse_duration(self.duration)
+
+    @property
+    def html_path(self) -> Path:
+        return self.html or self.report_dir / "report.html"
+
+    @property
+    def csv_prefix(self) -> Path:
+        return self.report_dir / "locust"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.report_dir / "summary.json"
+
+
+def parse_duration(text: str) -> float:
+    """Locust's run time syntax (``90``, ``30s``, ``2m``, ``1h30m``) in seconds."""
+    text = text.strip()
+    match = _DURATION.match(text)
+    if not text or match is None:
+        raise UsageError(f"--duration must look like 30s, 2m or 1h30m, got {text!r}")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    total = float(hours * 3600 + minutes * 60 + seconds)
+    if total <= 0:
+        raise UsageError(f"--duration must be more than 0 seconds, got {text!r}")
+    return total
+
+
+@dataclass(frozen=True)
+class RequestStats:
+    """Locust's Aggregated row: every request, whatever its kind."""
+
+    requests: int
+    failures: int
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    method: str
+    name: str
+    error: str
+    occurrences: int
+
+
+@dataclass(frozen=True)
+class Verification:
+    drained: bool
+    drain_seconds: float
+    count_before: int
+    count_after: int
+    dlq_messages: int
+
+    @property
+    def stored(self) -> int:
+        return self.count_after - self.count_before
+
+
+@dataclass(frozen=True)
+class LoadtestResult:
+    stage: str
+    url: str
+    duration_s: float
+    requests: RequestStats
+    votes_accepted: int
+    distinct_votes: int
+    errors: list[ErrorKind] = field(default_factory=list)
+    verification: Verification | None = None
+    report_dir: str = ""
+    html: str = ""
+
+    @property
+    def votes_per_s(self) -> float:
+        return self.votes_accepted / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def lost(self) -> int | None:
+        """Distinct accepted votes missing from the table; None without verification.
+
+        The table may grow by more than the client counted: requests in flight when Locust
+        stops its users are stored but never seen as 202, so the shortfall is floored at 0.
+        """
+        if self.verification is None:
+            return None
+        return max(0, self.distinct_votes - self.verification.stored)
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.verification
+        return {
+            "stage": self.stage,
+            "url": self.url,
+            "duration_s": round(self.duration_s, 3),
+            "votes_accepted": self.votes_accepted,
+            "votes_per_s": round(self.votes_per_s, 1),
+            "distinct_votes": self.distinct_votes,
+            "requests": asdict(self.requests),
+            "errors": [asdict(e) for e in self.errors],
+            "verification": None if v is None else {**asdict(v), "stored": v.stored},
+            "lost": self.lost,
+            "report_dir": self.report_dir,
+            "html": self.html,
+        }
+
+
+# --- where things are -------------------------------------------------------------------------
+
+
+def loadtests_dir() -> Path:
+    """The ``loadtests`` directory beside this package (a checkout), else an installed one."""
+    path = Path(__file__).resolve().parents[1] / "loadtests"
+    if (path / "locustfile.py").exists():
+        return path
+    spec = importlib.util.find_spec("loadtests")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    raise VotectlError(
+        "the loadtests/ scenarios are not installed", hint="run from a votectl source checkout"
+    )
+
+
+def endpoint_url_for(stage: Stage) -> str:
+    """The HTTP endpoint of a deployed AWS stage (imported lazily: the AWS target is optional)."""
+    try:
+        from votectl.aws.ops import endpoint_url
+    except ImportError as exc:
+        raise VotectlError(
+            f"stage {stage.name!r}: cannot find its endpoint ({exc})",
+            hint="load-test the local target with --stage local",
+        ) from None
+    return str(endpoint_url(stage))
+
+
+@contextmanager
+def _target(stage: Stage, output: Output) -> Iterator[tuple[str, Operations]]:
+    """The stage's URL and operations; for stage local a `votectl up` is started if none runs."""
+    if not stage.is_local:
+        yield endpoint_url_for(stage), open_target(stage)
+        return
+    from votectl.local.demo import running_pipeline
+    from votectl.local.layout import Layout
+
+    url = Layout.of(stage.data_dir).running_url()
+    if url is not None:
+        output(f"using the running `votectl up` at {url}")
+        yield url, open_target(stage)
+        return
+    output(f"starting `votectl up` on {stage.data_dir} for this run")
+    with running_pipeline(Path(stage.data_dir)) as url:
+        yield url, open_target(stage)
+
+
+# --- Locust, as a subprocess ------------------------------------------------------------------
+
+
+def locust_command(url: str, settings: LoadSettings) -> list[str]:
+    users = settings.users
+    cmd = [
+        sys.executable, "-m", "locust",
+        "-f", str(loadtests_dir()),
+        "--host", url,
+        "--headless", "--only-summary",
+        "-u", str(users),
+        "-r", str(settings.spawn_rate or users),
+        "-t", f"{parse_duration(settings.duration):g}s",
+        "--stop-timeout", "5",
+        "--csv", str(settings.csv_prefix),
+        "--html", str(settings.html_path),
+        "--summary-file", str(settings.summary_path),
+        "--shape", settings.shape,
+        "--exit-code-on-error", "0",  # failures are reported, not a crash
+    ]
+    if settings.batch_size is not None:
+        cmd += ["--batch-size", str(settings.batch_size)]
+    return cmd + list(settings.user_classes)
+
+
+def _run_locust(cmd: list[str], output: Output) -> None:
+    tail: deque[str] = deque(maxlen=15)
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line.rstrip())
+            output(line.rstrip())
+    if proc.returncode != 0:
+        last = next((t for t in reversed(tail) if t.strip()), "")
+        raise VotectlError(
+            f"locust exited with code {proc.returncode}: {last}",
+            hint=f"run it by hand to see why: {' '.join(cmd)}",
+        )
+
+
+def read_stats(csv_prefix: Path) -> RequestStats:
+    """The Aggregated row of Locust's ``<prefix>_stats.csv``."""
+    path = Path(f"{csv_prefix}_stats.csv")
+    try:
+        with path.open(newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated"]
+    except (OSError, KeyError) as exc:
+        raise VotectlError(f"cannot read Locust's stats {path}: {exc}") from None
+    if not rows:
+        raise VotectlError(f"{path} has no Aggregated row")
+    row = rows[0]
+    return RequestStats(
+        requests=int(row["Request Count"]),
+        failures=int(row["Failure Count"]),
+        requests_per_s=round(float(row["Requests/s"]), 1),
+        p50_ms=_number(row["50%"]),
+        p99_ms=_number(row["99%"]),
+    )
+
+
+def read_failures(csv_prefix: Path) -> list[ErrorKind]:
+    """Locust's ``<prefix>_failures.csv``, most frequent first."""
+    path = Path(f"{csv_prefix}_failures.csv")
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        kinds = [
+            ErrorKind(r["Method"], r["Name"], r["Error"], int(r["Occurrences"]))
+            for r in csv.DictReader(f)
+        ]
+    return sorted(kinds, key=lambda k: -k.occurrences)
+
+
+def _number(text: str) -> float:
+    return 0.0 if text in ("", "N/A") else float(text)
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError) as exc:
+        raise VotectlError(f"locust wrote no readable summary at {path}: {exc}") from None
+
+
+# --- drain and verify -------------------------------------------------------------------------
+
+
+def _verify(ops: Operations, before: int, timeout: float, output: Output) -> Verification:
+    from votectl.local.demo import drain
+
+    output("waiting for the pipeline to drain")
+    try:
+        seconds, drained = drain(ops, timeout), True  # type: ignore[arg-type]
+    except VotectlError as exc:
+        output(f"not drained: {exc}")
+        seconds, drained = timeout, False
+    dlq = sum(q.visible + q.in_flight + q.delayed for q in ops.queue_stats() if q.dlq)
+    after = ops.table_count(exact=True).count
+    return Verification(drained, round(seconds, 3), before, after, dlq)
+
+
+def run(
+    stage: Stage, settings: LoadSettings, output: Output = lambda _: None
+) -> LoadtestResult:
+    """Load-test ``stage`` as ``settings`` say; ``output`` receives progress and Locust's log."""
+    settings.report_dir.mkdir(parents=True, exist_ok=True)
+    settings.summary_path.unlink(missing_ok=True)
+    with _target(stage, output) as (url, ops):
+        before = ops.table_count(exact=True).count if settings.verify else 0
+        _run_locust(locust_command(url, settings), output)
+        summary = _read_summary(settings.summary_path)
+        verification = (
+            _verify(ops, before, settings.drain_timeout, output) if settings.verify else None
+        )
+    return LoadtestResult(
+        stage=stage.name,
+        url=url,
+        duration_s=float(summary["duration_s"]),
+        requests=read_stats(settings.csv_prefix),
+        votes_accepted=int(summary["votes_accepted"]),
+        distinct_votes=int(summary["distinct_votes"]),
+        errors=read_failures(settings.csv_prefix),
+        verification=verification,
+        report_dir=str(settings.report_dir),
+        html=str(settings.html_path),
+    )
