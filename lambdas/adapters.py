@@ -1,4 +1,4 @@
-"""boto3 adapters shipped inside the Lambda zips: SQS as a ``MessageQueue``, DynamoDB as a ``VoteTable``.
+"""boto3 adapters shipped in the Lambda zips: SQS as a MessageQueue, DynamoDB as a VoteTable.
 
 The table key design keeps one hot title under a partition's 1,000 WCU/s: a title's votes are
 spread over ``shards`` partition keys ``{title_id}#{crc32(user_id) % shards}`` (sort key
@@ -107,9 +107,7 @@ def sort_key(aspect: str, user_id: str) -> str:
 
 
 # Write iff absent, or the stored (voted_at, score) is less than the new one.
-_LATEST_WINS = (
-    "attribute_not_exists(pk) OR #at < :at OR (#at = :at AND #score < :score)"
-)
+_LATEST_WINS = "attribute_not_exists(pk) OR #at < :at OR (#at = :at AND #score < :score)"
 
 
 class DynamoVoteTable:

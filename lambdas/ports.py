@@ -26,5 +26,8 @@ class VoteTable(Protocol):
     """The votes table, keeping per identity the vote with the greatest ``Vote.order_key``."""
 
     def put_latest(self, votes: Sequence[Vote]) -> Sequence[int]:
-        """Upsert; an older or equal vote changes nothing. Returns indexes that failed transiently."""
+        """Upsert; an older or equal vote changes nothing.
+
+        Returns the indexes of the votes that failed transiently (retry those).
+        """
         ...

@@ -89,7 +89,9 @@ class DeployFailed(AwsError):
 
 
 class StackBusy(AwsError):
-    hint = "wait for the stack to settle (`votectl status`), or fix it in the CloudFormation console"
+    hint = (
+        "wait for the stack to settle (`votectl status`), or fix it in the CloudFormation console"
+    )
 
 
 class ResourceMissing(AwsError):

@@ -25,7 +25,13 @@ def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 
 
-def http_event(method: str, path: str, body: bytes | str | None, b64: bool = False, template: str = "apigw-http-api-v2.json") -> dict[str, Any]:
+def http_event(
+    method: str,
+    path: str,
+    body: bytes | str | None,
+    b64: bool = False,
+    template: str = "apigw-http-api-v2.json",
+) -> dict[str, Any]:
     """A real HTTP API v2.0 (or Function URL) event, adapted: method, path, body."""
     event = copy.deepcopy(load_event(template))
     event["rawPath"] = path
@@ -109,7 +115,18 @@ class Up:
 
 def start_up(data_dir: Path, *extra: str) -> Up:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "votectl", "up", "--port", "0", "--data-dir", str(data_dir), "--quiet", *extra],
+        [
+            sys.executable,
+            "-m",
+            "votectl",
+            "up",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--quiet",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

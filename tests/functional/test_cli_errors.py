@@ -20,7 +20,9 @@ from tests.functional.conftest import votectl
         (("redrive", "--cancel", "--data-dir", "{tmp}/d"), 2, "nothing to cancel"),
     ],
 )
-def test_errors_are_one_line_with_a_hint(tmp_path: Path, args: tuple[str, ...], code: int, words: str) -> None:
+def test_errors_are_one_line_with_a_hint(
+    tmp_path: Path, args: tuple[str, ...], code: int, words: str
+) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "votes-table.db").touch()
     result = votectl(*(a.replace("{tmp}", str(tmp_path)) for a in args))
@@ -38,7 +40,9 @@ def test_a_broken_config_file_is_a_usage_error(tmp_path: Path) -> None:
 
     result = subprocess.run(
         [sys.executable, "-m", "votectl", "queue", "stats", "--stage", "prod"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "votectl.toml" in result.stderr and "Traceback" not in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,13 @@ def bodies(queue: SqliteQueue) -> list[str]:
 
 @pytest.mark.parametrize("template", ["apigw-http-api-v2.json", "lambda-function-url.json"])
 @pytest.mark.parametrize("b64", [False, True])
-def test_receiver_enqueues_a_vote_and_answers_202(votes_queue: SqliteQueue, template: str, b64: bool) -> None:
+def test_receiver_enqueues_a_vote_and_answers_202(
+    votes_queue: SqliteQueue, template: str, b64: bool
+) -> None:
     handle = receiver.make_handler(votes_queue)
-    response = handle(http_event("POST", "/votes", json.dumps(VOTE), b64=b64, template=template), None)
+    response = handle(
+        http_event("POST", "/votes", json.dumps(VOTE), b64=b64, template=template), None
+    )
     assert response["statusCode"] == 202
     assert json.loads(response["body"]) == {"accepted": 1, "request_id": "id"}
     [message] = bodies(votes_queue)
@@ -50,7 +55,9 @@ def test_receiver_enqueues_a_vote_and_answers_202(votes_queue: SqliteQueue, temp
 
 def test_receiver_packs_a_batch_into_few_messages(votes_queue: SqliteQueue) -> None:
     batch = {"votes": [{**VOTE, "user_id": f"user-{i}"} for i in range(500)]}
-    response = receiver.make_handler(votes_queue)(http_event("POST", "/votes", json.dumps(batch)), None)
+    response = receiver.make_handler(votes_queue)(
+        http_event("POST", "/votes", json.dumps(batch)), None
+    )
     assert json.loads(response["body"])["accepted"] == 500
     messages = bodies(votes_queue)
     assert len(messages) == 1
@@ -95,7 +102,9 @@ class _DownQueue:
 
 
 def test_receiver_answers_503_when_the_queue_is_down() -> None:
-    response = receiver.make_handler(_DownQueue())(http_event("POST", "/votes", json.dumps(VOTE)), None)
+    response = receiver.make_handler(_DownQueue())(
+        http_event("POST", "/votes", json.dumps(VOTE)), None
+    )
     assert response["statusCode"] == 503
     assert "retry" in json.loads(response["body"])["error"]
 
@@ -115,7 +124,9 @@ def test_processor_sanitises_deduplicates_and_forwards(ready_queue: SqliteQueue)
     assert all(v.voted_at is not None for v in forwarded)  # stamped from SentTimestamp
 
 
-def test_processor_drops_what_can_never_be_valid(ready_queue: SqliteQueue, caplog: pytest.LogCaptureFixture) -> None:
+def test_processor_drops_what_can_never_be_valid(
+    ready_queue: SqliteQueue, caplog: pytest.LogCaptureFixture
+) -> None:
     event = sqs_event(["not json", envelope({**VOTE, "score": 9}, VOTE)])
     assert processor.make_handler(ready_queue)(event, None) == {"batchItemFailures": []}
     assert len([v for m in bodies(ready_queue) for v in decode_envelope(m)[0]]) == 1
@@ -125,7 +136,9 @@ def test_processor_drops_what_can_never_be_valid(ready_queue: SqliteQueue, caplo
 def test_processor_reports_contributing_records_when_the_ready_queue_is_down() -> None:
     event = sqs_event([envelope(VOTE), "garbage", envelope({**VOTE, "aspect": "sound"})])
     response = processor.make_handler(_DownQueue())(event, None)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-2"}]}
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "msg-0"}, {"itemIdentifier": "msg-2"}]
+    }
 
 
 def test_writer_upserts_last_writer_wins_and_is_idempotent(table: SqliteVoteTable) -> None:
@@ -136,7 +149,8 @@ def test_writer_upserts_last_writer_wins_and_is_idempotent(table: SqliteVoteTabl
     handle(sqs_event([envelope(old)]), None)  # a late, older vote
     handle(sqs_event([envelope(new), envelope(new)]), None)  # redelivery
     assert table.count() == 1
-    assert table.get("u1", "t1", "story") == (2, "2026-01-02T00:00:00.000000+00:00")
+    jan_2 = int(datetime(2026, 1, 2, tzinfo=UTC).timestamp()) * 1_000_000
+    assert table.get("u1", "t1", "story") == (2, jan_2)
 
 
 class _FlakyTable:
@@ -153,4 +167,6 @@ class _FlakyTable:
 def test_writer_returns_only_the_records_whose_votes_failed() -> None:
     records = [envelope({**VOTE, "user_id": f"u{i}"}) for i in range(4)]
     response = writer.make_handler(_FlakyTable())(sqs_event(records), None)
-    assert response == {"batchItemFailures": [{"itemIdentifier": "msg-1"}, {"itemIdentifier": "msg-3"}]}
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "msg-1"}, {"itemIdentifier": "msg-3"}]
+    }

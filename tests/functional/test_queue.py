@@ -52,7 +52,9 @@ def test_a_stale_receipt_deletes_nothing(queue: SqliteQueue) -> None:
     assert queue.delete([second.receipt_handle]) == 1
 
 
-def test_after_max_receives_the_message_moves_to_the_dlq_and_redrive_brings_it_back(queue: SqliteQueue) -> None:
+def test_after_max_receives_the_message_moves_to_the_dlq_and_redrive_brings_it_back(
+    queue: SqliteQueue,
+) -> None:
     queue.send([b"poison"])
     for expected in (1, 2):
         [m] = queue.receive(1, wait_seconds=5)
@@ -89,7 +91,7 @@ def test_sqs_record_has_the_lambda_event_shape(queue: SqliteQueue) -> None:
     assert record["eventSource"] == "aws:sqs"
 
 
-def _consume(path: str, out: "multiprocessing.Queue[list[str]]") -> None:
+def _consume(path: str, out: multiprocessing.Queue[list[str]]) -> None:
     q = SqliteQueue(path, "votes", visibility_timeout=60)
     seen: list[str] = []
     while batch := q.receive(7, wait_seconds=0.5):

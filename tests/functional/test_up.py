@@ -14,14 +14,18 @@ import httpx
 from tests.functional.conftest import Up, poll, votectl
 
 
-def vote(user: str, title: str = "t1", aspect: str = "story", score: int = 4, **extra: object) -> dict[str, object]:
+def vote(
+    user: str, title: str = "t1", aspect: str = "story", score: int = 4, **extra: object
+) -> dict[str, object]:
     return {"user_id": user, "title_id": title, "aspect": aspect, "score": score, **extra}
 
 
 def test_votes_flow_to_the_table_and_results(up: Up) -> None:
     with up.client() as client:
         single = client.post("/votes", json=vote("alice", score=5))
-        batch = client.post("/votes", json={"votes": [vote(f"u{i}", score=1 + i % 5) for i in range(200)]})
+        batch = client.post(
+            "/votes", json={"votes": [vote(f"u{i}", score=1 + i % 5) for i in range(200)]}
+        )
     assert single.status_code == 202 and single.json()["accepted"] == 1
     assert batch.status_code == 202 and batch.json()["accepted"] == 200
     assert single.json()["request_id"] != batch.json()["request_id"]
@@ -35,8 +39,14 @@ def test_votes_flow_to_the_table_and_results(up: Up) -> None:
 
 def test_the_latest_vote_wins_whatever_the_arrival_order(up: Up) -> None:
     with up.client() as client:
-        for score, at in ((2, "2026-01-02T00:00:00Z"), (5, "2026-01-01T00:00:00Z"), (2, "2026-01-02T00:00:00Z")):
-            assert client.post("/votes", json=vote("bob", voted_at=at, score=score)).status_code == 202
+        for score, at in (
+            (2, "2026-01-02T00:00:00Z"),
+            (5, "2026-01-01T00:00:00Z"),
+            (2, "2026-01-02T00:00:00Z"),
+        ):
+            assert (
+                client.post("/votes", json=vote("bob", voted_at=at, score=score)).status_code == 202
+            )
     up.drained()
     assert up.stored() == 1
     assert up.json("results", "t1")["aspects"]["story"]["scores"]["2"] == 1
@@ -56,7 +66,13 @@ def test_bad_requests_get_json_4xx_and_store_nothing(up: Up) -> None:
         health = client.get("/health")
     assert [r.status_code for r in answers] == [400, 400, 400, 413, 413, 405, 404]
     assert all("error" in r.json() for r in answers)
-    assert answers[2].json()["details"] == [{"message": "must be one of acting, overall, sound, story, visuals", "index": 1, "field": "aspect"}]
+    assert answers[2].json()["details"] == [
+        {
+            "message": "must be one of acting, overall, sound, story, visuals",
+            "index": 1,
+            "field": "aspect",
+        }
+    ]
     assert health.status_code == 200
     assert up.backlog() == 0 and up.stored() == 0
 
@@ -74,7 +90,9 @@ def _hammer(url: str, start: int, count: int) -> list[str]:
     return acked
 
 
-def test_kill_9_loses_no_acknowledged_vote_and_a_restart_resumes(up_factory: Callable[..., Up], tmp_path: Path) -> None:
+def test_kill_9_loses_no_acknowledged_vote_and_a_restart_resumes(
+    up_factory: Callable[..., Up], tmp_path: Path
+) -> None:
     up = up_factory("--visibility-timeout", "1")
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(_hammer, up.url, n * 100_000, 100_000) for n in range(4)]
@@ -91,7 +109,10 @@ def test_kill_9_loses_no_acknowledged_vote_and_a_restart_resumes(up_factory: Cal
 
 def test_sigterm_stops_gracefully_within_10_seconds(up: Up) -> None:
     with up.client() as client:
-        assert client.post("/votes", json={"votes": [vote(f"s{i}") for i in range(300)]}).status_code == 202
+        assert (
+            client.post("/votes", json={"votes": [vote(f"s{i}") for i in range(300)]}).status_code
+            == 202
+        )
     started = time.monotonic()
     up.proc.send_signal(signal.SIGTERM)
     assert up.proc.wait(10) == 0
@@ -100,8 +121,12 @@ def test_sigterm_stops_gracefully_within_10_seconds(up: Up) -> None:
     assert up.stored() + up.backlog() >= 1  # what was acknowledged is somewhere durable
 
 
-def test_chaos_in_the_writer_is_retried_until_every_vote_is_stored(up_factory: Callable[..., Up]) -> None:
-    up = up_factory("--visibility-timeout", "0.5", "--max-receive-count", "50", "--chaos", "writer=0.5")
+def test_chaos_in_the_writer_is_retried_until_every_vote_is_stored(
+    up_factory: Callable[..., Up],
+) -> None:
+    up = up_factory(
+        "--visibility-timeout", "0.5", "--max-receive-count", "50", "--chaos", "writer=0.5"
+    )
     with up.client() as client:
         for n in range(20):
             client.post("/votes", json={"votes": [vote(f"c{n}-{i}") for i in range(10)]})
@@ -109,11 +134,21 @@ def test_chaos_in_the_writer_is_retried_until_every_vote_is_stored(up_factory: C
     assert sum(q["visible"] for q in up.json("queue", "stats")["queues"] if q["dlq"]) == 0
 
 
-def test_poison_batches_reach_the_dlq_and_redrive_recovers_them(up_factory: Callable[..., Up], tmp_path: Path) -> None:
-    up = up_factory("--visibility-timeout", "0.3", "--max-receive-count", "1", "--chaos", "writer=1")
+def test_poison_batches_reach_the_dlq_and_redrive_recovers_them(
+    up_factory: Callable[..., Up], tmp_path: Path
+) -> None:
+    up = up_factory(
+        "--visibility-timeout", "0.3", "--max-receive-count", "1", "--chaos", "writer=1"
+    )
     with up.client() as client:
-        assert client.post("/votes", json={"votes": [vote(f"p{i}") for i in range(50)]}).status_code == 202
-    dlq = lambda: next(q for q in up.json("queue", "stats")["queues"] if q["name"] == "ready-dlq")["visible"]  # noqa: E731
+        assert (
+            client.post("/votes", json={"votes": [vote(f"p{i}") for i in range(50)]}).status_code
+            == 202
+        )
+    def dlq() -> int:
+        queues = up.json("queue", "stats")["queues"]
+        return next(q["visible"] for q in queues if q["name"] == "ready-dlq")
+
     poll(lambda: dlq() >= 1, timeout=30)
     up.proc.send_signal(signal.SIGTERM)
     assert up.proc.wait(10) == 0
@@ -136,12 +171,20 @@ def test_inspecting_commands_have_stable_json(up: Up) -> None:
     up.drained()
     stats = up.json("queue", "stats")
     assert [(q["name"], q["dlq"], q["source"]) for q in stats["queues"]] == [
-        ("votes", False, None), ("votes-dlq", True, "votes"), ("ready", False, None), ("ready-dlq", True, "ready"),
+        ("votes", False, None),
+        ("votes-dlq", True, "votes"),
+        ("ready", False, None),
+        ("ready-dlq", True, "ready"),
     ]
     assert set(stats["queues"][0]) == {"name", "visible", "in_flight", "delayed", "dlq", "source"}
     count = up.json("table", "count")
     assert (count["table"], count["count"], count["exact"]) == ("votes", 1, True)
     results = up.json("results", "t9")
-    assert results == {"title_id": "t9", "aspects": {"sound": {"votes": 1, "mean": 3.0, "scores": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0}}}}
+    assert results == {
+        "title_id": "t9",
+        "aspects": {
+            "sound": {"votes": 1, "mean": 3.0, "scores": {"1": 0, "2": 0, "3": 1, "4": 0, "5": 0}}
+        },
+    }
     redrive = up.json("redrive")
     assert redrive["moved"] == 0 and json.dumps(redrive)

@@ -120,8 +120,12 @@ def test_pack_splits_at_the_size_limit_and_round_trips() -> None:
 def test_latest_per_identity_keeps_the_latest_then_the_highest_score() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     older = Vote(user_id="u", title_id="t", aspect="story", score=5, voted_at=t0)
-    newer = Vote(user_id="u", title_id="t", aspect="story", score=1, voted_at=t0 + timedelta(seconds=1))
-    tie = Vote(user_id="u", title_id="t", aspect="story", score=2, voted_at=t0 + timedelta(seconds=1))
+    newer = Vote(
+        user_id="u", title_id="t", aspect="story", score=1, voted_at=t0 + timedelta(seconds=1)
+    )
+    tie = Vote(
+        user_id="u", title_id="t", aspect="story", score=2, voted_at=t0 + timedelta(seconds=1)
+    )
     other = Vote(user_id="u", title_id="t", aspect="acting", score=3, voted_at=t0)
     for order in ([older, newer, tie, other], [tie, other, newer, older]):
         kept = {v.aspect: v.score for v, _ in latest_per_identity((v, None) for v in order)}

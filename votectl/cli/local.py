@@ -27,7 +27,8 @@ def up(
     chaos: Annotated[
         list[str] | None,
         typer.Option(
-            help="STAGE=FRACTION: fail that fraction of a stage's batches (receiver, processor, writer)."
+            help="STAGE=FRACTION: fail that fraction of a stage's batches "
+            "(receiver, processor, writer)."
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live status line.")] = False,

@@ -29,7 +29,7 @@ def parse_chaos(specs: list[str]) -> dict[str, float]:
         if not sep or stage not in STAGES or not 0.0 <= fraction <= 1.0:
             raise UsageError(
                 f"bad --chaos {spec!r}",
-                hint=f"use STAGE=FRACTION with STAGE one of {', '.join(STAGES)} and 0 <= FRACTION <= 1",
+                hint=f"use STAGE=FRACTION, STAGE one of {', '.join(STAGES)}, 0 <= FRACTION <= 1",
             )
         chaos[stage] = fraction
     return chaos

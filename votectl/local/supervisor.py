@@ -191,6 +191,8 @@ async def _serve(
         http="httptools",
         lifespan="off",
         access_log=False,
+        proxy_headers=False,
+        server_header=False,
         log_level="warning",
         timeout_graceful_shutdown=5,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lambdas.contract import Vote, stored_voted_at
+from lambdas.contract import Vote, voted_at_us
 from votectl.local.db import Transaction, connect
 from votectl.model import Results
 
@@ -21,16 +21,16 @@ CREATE TABLE IF NOT EXISTS votes (
     aspect TEXT NOT NULL,
     user_id TEXT NOT NULL,
     score INTEGER NOT NULL,
-    voted_at TEXT NOT NULL,
+    voted_at_us INTEGER NOT NULL,
     PRIMARY KEY (title_id, aspect, user_id)
 ) WITHOUT ROWID;
 """
 
 _UPSERT = """
-INSERT INTO votes (title_id, aspect, user_id, score, voted_at) VALUES (?, ?, ?, ?, ?)
+INSERT INTO votes (title_id, aspect, user_id, score, voted_at_us) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (title_id, aspect, user_id) DO UPDATE
-SET score = excluded.score, voted_at = excluded.voted_at
-WHERE (excluded.voted_at, excluded.score) > (votes.voted_at, votes.score)
+SET score = excluded.score, voted_at_us = excluded.voted_at_us
+WHERE (excluded.voted_at_us, excluded.score) > (votes.voted_at_us, votes.score)
 """
 
 
@@ -47,9 +47,7 @@ class SqliteVoteTable:
 
     def put_latest(self, votes: Sequence[Vote]) -> Sequence[int]:
         """One transaction for the whole batch: it all lands, or it raises and nothing does."""
-        rows = [
-            (v.title_id, v.aspect, v.user_id, v.score, stored_voted_at(v.voted_at)) for v in votes
-        ]
+        rows = [(v.title_id, v.aspect, v.user_id, v.score, voted_at_us(v.voted_at)) for v in votes]
         with Transaction(self._con) as con:
             con.executemany(_UPSERT, rows)
         return []
@@ -57,9 +55,11 @@ class SqliteVoteTable:
     def count(self) -> int:
         return self._con.execute("SELECT count(*) FROM votes").fetchone()[0]
 
-    def get(self, user_id: str, title_id: str, aspect: str) -> tuple[int, str] | None:
+    def get(self, user_id: str, title_id: str, aspect: str) -> tuple[int, int] | None:
+        """(score, voted_at in microseconds since the epoch) of one identity's vote."""
         row = self._con.execute(
-            "SELECT score, voted_at FROM votes WHERE title_id = ? AND aspect = ? AND user_id = ?",
+            "SELECT score, voted_at_us FROM votes "
+            "WHERE title_id = ? AND aspect = ? AND user_id = ?",
             (title_id, aspect, user_id),
         ).fetchone()
         return None if row is None else (row[0], row[1])

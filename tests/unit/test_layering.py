@@ -1,0 +1,48 @@
+"""The dependency direction: cli -> local | aws -> lambdas; lambdas never imports votectl;
+loadtests import neither. Walks every module's imports, so a stray one fails here."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", modules("lambdas"), ids=str)
+def test_lambdas_import_only_stdlib_boto3_msgspec_and_themselves(path: Path) -> None:
+    allowed = {"lambdas", "boto3", "botocore", "msgspec"}
+    import sys
+
+    for name in imports(path):
+        top = name.split(".")[0]
+        assert top in allowed or top in sys.stdlib_module_names, f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", modules("loadtests"), ids=str)
+def test_loadtests_import_neither_votectl_nor_lambdas(path: Path) -> None:
+    assert not {n.split(".")[0] for n in imports(path)} & {"votectl", "lambdas"}
+
+
+@pytest.mark.parametrize("target,other", [("local", "aws"), ("aws", "local")])
+def test_targets_do_not_import_each_other_nor_the_cli(target: str, other: str) -> None:
+    for path in modules(f"votectl/{target}"):
+        names = imports(path)
+        assert not any(n.startswith(f"votectl.{other}") for n in names), path
+        assert not any(n.startswith("votectl.cli") for n in names), path
