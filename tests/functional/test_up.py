@@ -145,6 +145,7 @@ def test_poison_batches_reach_the_dlq_and_redrive_recovers_them(
             client.post("/votes", json={"votes": [vote(f"p{i}") for i in range(50)]}).status_code
             == 202
         )
+
     def dlq() -> int:
         queues = up.json("queue", "stats")["queues"]
         return next(q["visible"] for q in queues if q["name"] == "ready-dlq")
@@ -188,3 +189,18 @@ def test_inspecting_commands_have_stable_json(up: Up) -> None:
     }
     redrive = up.json("redrive")
     assert redrive["moved"] == 0 and json.dumps(redrive)
+
+
+def test_two_gateway_workers_share_the_port_and_lose_nothing(up_factory: Callable[..., Up]) -> None:
+    up = up_factory("--workers", "2")
+    with ThreadPoolExecutor(4) as pool:
+        acked = [
+            u
+            for f in [pool.submit(_hammer, up.url, n * 1000, 150) for n in range(4)]
+            for u in f.result()
+        ]
+    assert len(acked) == 600
+    up.drained()
+    assert up.stored() == 600
+    up.proc.send_signal(signal.SIGTERM)
+    assert up.proc.wait(10) == 0

@@ -31,6 +31,9 @@ def up(
             "(receiver, processor, writer)."
         ),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Gateway processes sharing the port.", min=1, max=64)
+    ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live status line.")] = False,
 ) -> None:
     """Run the pipeline on this machine until Ctrl-C: endpoint, queues, pollers, table."""
@@ -45,6 +48,7 @@ def up(
         visibility_timeout=visibility_timeout,
         max_receive_count=max_receive_count,
         chaos=parse_chaos(chaos or []),
+        workers=workers,
     )
     if visibility_timeout <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--visibility-timeout")

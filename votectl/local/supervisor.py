@@ -1,17 +1,17 @@
-"""`votectl up`: the local pipeline as processes on one machine.
+"""`votectl up`: the local pipeline as processes on one machine, supervised.
 
-    this process:   uvicorn -> Gateway -> receiver -> GroupCommitQueue -> votes-queue.db
-    child process:  Poller(votes)  -> processor -> ready-queue.db
-    child process:  Poller(ready)  -> writer    -> votes-table.db
+    gateway process(es): uvicorn -> Gateway -> receiver -> group commit -> votes-queue.db
+    processor process:   Poller(votes) -> processor -> ready-queue.db
+    writer process:      Poller(ready) -> writer    -> votes-table.db
 
-SIGINT/SIGTERM: stop accepting, answer the requests in flight, let each poller finish its
-batch, exit 0. A poller that dies is restarted. ``up.json`` in the data dir names the
-endpoint while it runs; ``up.lock`` keeps a second `votectl up` off the same data dir.
+This process binds the socket, starts the children, restarts one that dies, reports status,
+and owns the signals. SIGINT/SIGTERM: gateways stop accepting and answer what is in flight,
+then each poller finishes its batch; exit 0. ``up.json`` in the data dir names the endpoint
+while it runs; ``up.lock`` keeps a second `votectl up` off the same data dir.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import json
@@ -19,26 +19,23 @@ import multiprocessing
 import os
 import signal
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
-
-from lambdas import receiver
 from votectl.errors import AlreadyRunning, PipelineFailed
-from votectl.local.chaos import chaotic
-from votectl.local.gateway import Gateway, GroupCommitQueue
 from votectl.local.layout import Layout
 from votectl.local.poller import PollerSpec, run_poller
 from votectl.local.queue import SqliteQueue
+from votectl.local.serve import GatewaySpec, run_gateway
 from votectl.local.table import SqliteVoteTable
 
 __all__ = ["UpSettings", "run_up"]
 
-STOP_GRACE_SECONDS = 8.0
+GATEWAY_GRACE_SECONDS = 6.0
+POLLER_GRACE_SECONDS = 3.0
+READY_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -50,19 +47,7 @@ class UpSettings:
     max_receive_count: int = 3
     chaos: dict[str, float] = field(default_factory=dict)
     batch_size: int = 1000
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, minus re-raising the signal after shutdown: we exit 0 on SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        originals = {s: signal.signal(s, self.handle_exit) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in originals.items():
-                signal.signal(sig, handler)
+    workers: int = 1
 
 
 @contextlib.contextmanager
@@ -76,52 +61,44 @@ def _exclusive(layout: Layout) -> Iterator[None]:
         yield
 
 
-class _Pollers:
-    """The poller processes: started, watched (restarted if one dies), stopped."""
+class _Group:
+    """Child processes of one kind: started, restarted if one dies, stopped together."""
 
-    def __init__(self, specs: list[PollerSpec]) -> None:
-        self._ctx = multiprocessing.get_context("spawn")
-        self._stop = self._ctx.Event()
-        self._specs = specs
-        self._procs: dict[str, Any] = {}
+    def __init__(
+        self, ctx: Any, name: str, target: Callable[..., None], args: list[tuple[Any, ...]]
+    ):
+        self.ctx, self.name, self.target, self.args = ctx, name, target, args
+        self.stop_event = ctx.Event()
+        self.procs: list[Any] = [None] * len(args)
         self.restarts = 0
 
-    def start(self) -> None:
-        for spec in self._specs:
-            self._spawn(spec)
-
-    def _spawn(self, spec: PollerSpec) -> None:
-        proc = self._ctx.Process(target=run_poller, args=(spec, self._stop), name=spec.stage)
-        proc.start()
-        self._procs[spec.stage] = proc
+    def start(self, i: int | None = None) -> None:
+        for n in range(len(self.args)) if i is None else [i]:
+            proc = self.ctx.Process(
+                target=self.target, args=(*self.args[n], self.stop_event), name=f"{self.name}-{n}"
+            )
+            proc.start()
+            self.procs[n] = proc
 
     def watch(self) -> None:
-        for spec in self._specs:
-            if not self._stop.is_set() and not self._procs[spec.stage].is_alive():
+        for n, proc in enumerate(self.procs):
+            if not self.stop_event.is_set() and not proc.is_alive():
                 self.restarts += 1
-                self._spawn(spec)
+                self.start(n)
 
-    def stop(self, timeout: float) -> None:
-        self._stop.set()
-        deadline = time.monotonic() + timeout
-        for proc in self._procs.values():
+    def stop(self, grace: float) -> None:
+        self.stop_event.set()
+        deadline = time.monotonic() + grace
+        for proc in self.procs:
             proc.join(max(0.0, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.kill()
                 proc.join()
 
 
-def _event_loop_policy() -> None:
-    """uvloop where installed (it comes with uvicorn[standard]): about twice asyncio's rate."""
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -131,7 +108,7 @@ def _bind(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {exc.strerror}",
             hint="pick another --port (0: any free one)",
         ) from None
-    sock.set_inheritable(True)
+    sock.listen(2048)
     return sock
 
 
@@ -143,104 +120,113 @@ def run_up(
     """Run the pipeline until SIGINT/SIGTERM. ``status`` gets a snapshot about once a second."""
     layout = Layout.of(settings.data_dir)
     with _exclusive(layout):
-        votes = SqliteQueue(
-            layout.votes_db, "votes", settings.visibility_timeout, settings.max_receive_count
-        )
-        SqliteQueue(layout.ready_db, "ready").close()  # create the files before the pollers race
+        for path, name in ((layout.votes_db, "votes"), (layout.ready_db, "ready")):
+            SqliteQueue(path, name).close()  # create the files before the children race
         SqliteVoteTable(layout.table_db).close()
-        pollers = _Pollers(
+        sock = _bind(settings.host, settings.port)
+        stopping: list[int] = []
+        handlers = {
+            s: signal.signal(s, lambda sig, _: stopping.append(sig))
+            for s in (signal.SIGINT, signal.SIGTERM)
+        }
+        ctx = multiprocessing.get_context("spawn")
+        accepted = ctx.Array("q", settings.workers, lock=False)
+        ready = [ctx.Event() for _ in range(settings.workers)]
+        gateways = _Group(
+            ctx,
+            "gateway",
+            run_gateway,
             [
-                PollerSpec(
-                    stage,
-                    str(layout.root),
-                    settings.visibility_timeout,
-                    settings.max_receive_count,
-                    settings.chaos.get(stage, 0.0),
-                    settings.batch_size,
+                (
+                    GatewaySpec(
+                        str(layout.root),
+                        n,
+                        settings.chaos.get("receiver", 0.0),
+                        settings.visibility_timeout,
+                        settings.max_receive_count,
+                    ),
+                    sock,
+                    ready[n],
+                    accepted,
+                )
+                for n in range(settings.workers)
+            ],
+        )
+        pollers = _Group(
+            ctx,
+            "poller",
+            run_poller,
+            [
+                (
+                    PollerSpec(
+                        stage,
+                        str(layout.root),
+                        settings.visibility_timeout,
+                        settings.max_receive_count,
+                        settings.chaos.get(stage, 0.0),
+                        settings.batch_size,
+                    ),
                 )
                 for stage in ("processor", "writer")
-            ]
+            ],
         )
-        sock = _bind(settings.host, settings.port)
-        pollers.start()
         try:
-            _event_loop_policy()
-            asyncio.run(_serve(settings, layout, votes, sock, pollers, status, on_ready))
+            pollers.start()
+            gateways.start()
+            _await_ready(ready, gateways, stopping)
+            host, port = sock.getsockname()[:2]
+            url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+            layout.up_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+            if on_ready and not stopping:
+                on_ready(url)
+            _supervise(layout, gateways, pollers, accepted, stopping, status)
         finally:
-            pollers.stop(STOP_GRACE_SECONDS)
+            gateways.stop(GATEWAY_GRACE_SECONDS)
+            pollers.stop(POLLER_GRACE_SECONDS)
+            sock.close()
             layout.up_file.unlink(missing_ok=True)
-            votes.close()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
 
 
-async def _serve(
-    settings: UpSettings,
+def _await_ready(ready: list[Any], gateways: _Group, stopping: list[int]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not all(event.is_set() for event in ready) and not stopping:
+        if any(p.exitcode is not None for p in gateways.procs):
+            raise PipelineFailed("a gateway process exited while starting")
+        if time.monotonic() > deadline:
+            raise PipelineFailed("the gateway did not start listening in time")
+        time.sleep(0.01)
+
+
+def _supervise(
     layout: Layout,
-    votes: SqliteQueue,
-    sock: socket.socket,
-    pollers: _Pollers,
+    gateways: _Group,
+    pollers: _Group,
+    accepted: Any,
+    stopping: list[int],
     status: Callable[[dict[str, Any]], None] | None,
-    on_ready: Callable[[str], None] | None,
 ) -> None:
-    loop = asyncio.get_running_loop()
-    queue = GroupCommitQueue(votes, loop)
-    handler = chaotic("receiver", receiver.make_handler(queue), settings.chaos.get("receiver", 0.0))
-    gateway = Gateway(handler, queue)
-    config = uvicorn.Config(
-        gateway,
-        loop="none",
-        http="httptools",
-        lifespan="off",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
-    server = _Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if serving.done():
-            serving.result()
-            raise PipelineFailed("the HTTP server stopped before it started")
-        await asyncio.sleep(0.01)
-    host, port = sock.getsockname()[:2]
-    url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-    layout.up_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
-    if on_ready:
-        on_ready(url)
-    watcher = threading.Thread(
-        target=_watch, args=(layout, gateway, pollers, status, serving), daemon=True
-    )
-    watcher.start()
-    await serving
-    queue.close()
-
-
-def _watch(
-    layout: Layout,
-    gateway: Gateway,
-    pollers: _Pollers,
-    status: Callable[[dict[str, Any]], None] | None,
-    serving: asyncio.Task[None],
-) -> None:
-    """Once a second: restart dead pollers, report a status snapshot."""
+    """Until a signal: restart dead children; once a second, report a status snapshot."""
     from votectl.local.ops import LocalOperations
 
     ops = LocalOperations(str(layout.root))
     last_accepted, last_time = 0, time.monotonic()
-    while not serving.done():
-        time.sleep(1.0)
+    while not stopping:
+        time.sleep(0.1)
+        gateways.watch()
         pollers.watch()
-        if status is None:
-            continue
         now = time.monotonic()
-        accepted = gateway.accepted
-        snapshot = {
-            "accepted": accepted,
-            "accepted_per_s": (accepted - last_accepted) / (now - last_time),
-            "queues": {q.name: q.visible + q.in_flight + q.delayed for q in ops.queue_stats()},
-            "stored": ops.table_count().count,
-            "restarts": pollers.restarts,
-        }
-        last_accepted, last_time = accepted, now
-        status(snapshot)
+        if status is None or now - last_time < 1.0:
+            continue
+        total = sum(accepted)
+        status(
+            {
+                "accepted": total,
+                "accepted_per_s": (total - last_accepted) / (now - last_time),
+                "queues": {q.name: q.visible + q.in_flight + q.delayed for q in ops.queue_stats()},
+                "stored": ops.table_count().count,
+                "restarts": gateways.restarts + pollers.restarts,
+            }
+        )
+        last_accepted, last_time = total, now
