@@ -86,8 +86,7 @@ class SqliteQueue:
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
         self.arn = f"arn:aws:sqs:local:000000000000:{name}"
-        self._con = connect(self.path)
-        self._con.executescript(_SCHEMA)
+        self._con = connect(self.path, _SCHEMA)
 
     def close(self) -> None:
         self._con.close()

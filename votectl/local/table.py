@@ -39,8 +39,7 @@ class SqliteVoteTable:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._con = connect(self.path)
-        self._con.executescript(_SCHEMA)
+        self._con = connect(self.path, _SCHEMA)
 
     def close(self) -> None:
         self._con.close()
