@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import zipfile
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +36,35 @@ def mocked_aws(aws_env: dict[str, str]) -> Iterator[None]:
 
     with mock_aws():
         yield
+
+
+def fake_msgspec_wheel(folder: Path, architecture: str, python: str = "cp314") -> Path:
+    """A wheel shaped like msgspec's (a 500 KB incompressible extension), built offline."""
+    version = metadata.version("msgspec")
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
+    path = folder / f"msgspec-{version}-{python}-{python}-manylinux2014_{machine}.whl"
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as whl:
+        whl.writestr("msgspec/__init__.py", "")
+        blob = random.Random(0).randbytes(500 * 1024)
+        whl.writestr(f"msgspec/_core.{python}-{machine}-linux-gnu.so", blob)
+        whl.writestr(f"msgspec-{version}.dist-info/WHEEL", "Wheel-Version: 1.0\n")
+    return path
+
+
+@pytest.fixture
+def make_wheel() -> Callable[..., Path]:
+    return fake_msgspec_wheel
+
+
+@pytest.fixture
+def wheel_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A filled votectl wheel cache ($VOTECTL_WHEEL_CACHE), so bundling needs no network."""
+    from votectl.aws.bundle import PLATFORMS, PYTHON_VERSION
+
+    cache = tmp_path / "wheel-cache"
+    for architecture, platform in PLATFORMS.items():
+        folder = cache / f"cp{PYTHON_VERSION.replace('.', '')}-{platform}"
+        fake_msgspec_wheel(folder, architecture)
+    monkeypatch.setenv("VOTECTL_WHEEL_CACHE", str(cache))
+    return cache

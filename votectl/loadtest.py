@@ -1,14 +1,13 @@
 """`votectl loadtest` as a library: Locust headless against a stage, then drain-and-verify.
 
 ``run`` owns the sequence: find or start the endpoint, count the table, run the ``loadtests``
-locustfile in a Locust subprocess (CSV, HTML and a summary JSON into the report dir), read those
-back, wait for the queues to drain, count again. lost = distinct votes accepted - table growth.
+locustfile in a Locust subprocess (CSV, HTML and a summary JSON into the report dir), read the
+summary, wait for the queues to drain, count again. lost = distinct votes accepted - table growth.
 Locust's processes import nothing from votectl; they talk to it through files.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import re
@@ -37,8 +36,7 @@ __all__ = [
     "loadtests_dir",
     "locust_command",
     "parse_duration",
-    "read_failures",
-    "read_stats",
+    "read_summary",
     "run",
 ]
 
@@ -201,13 +199,19 @@ def loadtests_dir() -> Path:
 def endpoint_url_for(stage: Stage) -> str:
     """The HTTP endpoint of a deployed AWS stage (imported lazily: the AWS target is optional)."""
     try:
-        from votectl.aws.ops import endpoint_url
+        from votectl.aws.ops import AwsOperations
     except ImportError as exc:
         raise VotectlError(
-            f"stage {stage.name!r}: cannot find its endpoint ({exc})",
+            f"stage {stage.name!r}: the AWS target is not available ({exc})",
             hint="load-test the local target with --stage local",
         ) from None
-    return str(endpoint_url(stage))
+    url = AwsOperations(stage).stack.endpoint_url()
+    if not url:
+        raise VotectlError(
+            f"stage {stage.name!r} has no HTTP endpoint",
+            hint="deploy it with `votectl deploy --stage NAME`",
+        )
+    return url.rstrip("/")
 
 
 @contextmanager
@@ -233,25 +237,31 @@ def _target(stage: Stage, output: Output) -> Iterator[tuple[str, Operations]]:
 
 
 def locust_command(url: str, settings: LoadSettings) -> list[str]:
-    users = settings.users
-    cmd = [
-        sys.executable, "-m", "locust",
-        "-f", str(loadtests_dir()),
-        "--host", url,
-        "--headless", "--only-summary",
-        "-u", str(users),
-        "-r", str(settings.spawn_rate or users),
-        "-t", f"{parse_duration(settings.duration):g}s",
-        "--stop-timeout", "5",
-        "--csv", str(settings.csv_prefix),
-        "--html", str(settings.html_path),
-        "--summary-file", str(settings.summary_path),
-        "--shape", settings.shape,
-        "--exit-code-on-error", "0",  # failures are reported, not a crash
-    ]
+    options = {
+        "-f": str(loadtests_dir()),
+        "--host": url,
+        "-u": str(settings.users),
+        "-r": f"{settings.spawn_rate or settings.users:g}",
+        "-t": f"{parse_duration(settings.duration):g}s",
+        "--stop-timeout": "5",
+        "--csv": str(settings.csv_prefix),
+        "--html": str(settings.html_path),
+        "--summary-file": str(settings.summary_path),
+        "--shape": settings.shape,
+        "--exit-code-on-error": "0",  # failures are reported in the result, not a crash
+    }
     if settings.batch_size is not None:
-        cmd += ["--batch-size", str(settings.batch_size)]
-    return cmd + list(settings.user_classes)
+        options["--batch-size"] = str(settings.batch_size)
+    flags = [part for pair in options.items() for part in pair]
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "--headless",
+        "--only-summary",
+        *flags,
+        *settings.user_classes,
+    ]
 
 
 def _run_locust(cmd: list[str], output: Output) -> None:
@@ -271,48 +281,25 @@ def _run_locust(cmd: list[str], output: Output) -> None:
         )
 
 
-def read_stats(csv_prefix: Path) -> RequestStats:
-    """The Aggregated row of Locust's ``<prefix>_stats.csv``."""
-    path = Path(f"{csv_prefix}_stats.csv")
+def read_summary(path: Path) -> tuple[RequestStats, list[ErrorKind], dict[str, Any]]:
+    """The locustfile's end-of-run summary: final request stats, errors by kind, vote counts.
+
+    Not Locust's CSV: 2.47 rewrites ``*_stats.csv`` once a second and not at shutdown, so on a
+    short run the CSV misses up to a second of requests; the summary is written at quit.
+    """
     try:
-        with path.open(newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated"]
-    except (OSError, KeyError) as exc:
-        raise VotectlError(f"cannot read Locust's stats {path}: {exc}") from None
-    if not rows:
-        raise VotectlError(f"{path} has no Aggregated row")
-    row = rows[0]
-    return RequestStats(
-        requests=int(row["Request Count"]),
-        failures=int(row["Failure Count"]),
-        requests_per_s=round(float(row["Requests/s"]), 1),
-        p50_ms=_number(row["50%"]),
-        p99_ms=_number(row["99%"]),
-    )
-
-
-def read_failures(csv_prefix: Path) -> list[ErrorKind]:
-    """Locust's ``<prefix>_failures.csv``, most frequent first."""
-    path = Path(f"{csv_prefix}_failures.csv")
-    if not path.exists():
-        return []
-    with path.open(newline="") as f:
-        kinds = [
-            ErrorKind(r["Method"], r["Name"], r["Error"], int(r["Occurrences"]))
-            for r in csv.DictReader(f)
-        ]
-    return sorted(kinds, key=lambda k: -k.occurrences)
-
-
-def _number(text: str) -> float:
-    return 0.0 if text in ("", "N/A") else float(text)
-
-
-def _read_summary(path: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError) as exc:
+        data = dict(json.loads(path.read_text()))
+        stats = RequestStats(
+            requests=int(data["requests"]),
+            failures=int(data["failures"]),
+            requests_per_s=float(data["requests_per_s"]),
+            p50_ms=float(data["p50_ms"]),
+            p99_ms=float(data["p99_ms"]),
+        )
+        errors = [ErrorKind(**e) for e in data["errors"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise VotectlError(f"locust wrote no readable summary at {path}: {exc}") from None
+    return stats, errors, data
 
 
 # --- drain and verify -------------------------------------------------------------------------
@@ -332,16 +319,14 @@ def _verify(ops: Operations, before: int, timeout: float, output: Output) -> Ver
     return Verification(drained, round(seconds, 3), before, after, dlq)
 
 
-def run(
-    stage: Stage, settings: LoadSettings, output: Output = lambda _: None
-) -> LoadtestResult:
+def run(stage: Stage, settings: LoadSettings, output: Output = lambda _: None) -> LoadtestResult:
     """Load-test ``stage`` as ``settings`` say; ``output`` receives progress and Locust's log."""
     settings.report_dir.mkdir(parents=True, exist_ok=True)
     settings.summary_path.unlink(missing_ok=True)
     with _target(stage, output) as (url, ops):
         before = ops.table_count(exact=True).count if settings.verify else 0
         _run_locust(locust_command(url, settings), output)
-        summary = _read_summary(settings.summary_path)
+        stats, errors, summary = read_summary(settings.summary_path)
         verification = (
             _verify(ops, before, settings.drain_timeout, output) if settings.verify else None
         )
@@ -349,10 +334,10 @@ def run(
         stage=stage.name,
         url=url,
         duration_s=float(summary["duration_s"]),
-        requests=read_stats(settings.csv_prefix),
+        requests=stats,
         votes_accepted=int(summary["votes_accepted"]),
         distinct_votes=int(summary["distinct_votes"]),
-        errors=read_failures(settings.csv_prefix),
+        errors=errors,
         verification=verification,
         report_dir=str(settings.report_dir),
         html=str(settings.html_path),

@@ -54,7 +54,9 @@ def test_sqs_queue_splits_calls_at_ten_entries_and_256_kib(sqs: Any) -> None:
     calls: list[tuple[int, int]] = []
 
     def record(params: dict[str, Any], **_: Any) -> None:
-        calls.append((len(params["Entries"]), sum(len(e["MessageBody"]) for e in params["Entries"])))
+        calls.append(
+            (len(params["Entries"]), sum(len(e["MessageBody"]) for e in params["Entries"]))
+        )
 
     sqs.meta.events.register("provide-client-params.sqs.SendMessageBatch", record)
     bodies = [f'{{"n":{i}}}'.encode() for i in range(12)]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import random
 import zipfile
-from importlib import metadata
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,30 +15,17 @@ from votectl.errors import BundleFailed
 SO = {"arm64": "aarch64", "x86_64": "x86_64"}
 
 
-def fake_wheel(folder: Path, architecture: str, python: str = "cp314") -> Path:
-    """A wheel shaped like msgspec's: a 500 KB incompressible extension, like the real one."""
-    version = metadata.version("msgspec")
-    machine = SO[architecture]
-    path = folder / f"msgspec-{version}-{python}-{python}-manylinux2014_{machine}.whl"
-    folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w") as whl:
-        whl.writestr("msgspec/__init__.py", "")
-        blob = random.Random(0).randbytes(500 * 1024)
-        whl.writestr(f"msgspec/_core.{python}-{machine}-linux-gnu.so", blob)
-        whl.writestr(f"msgspec-{version}.dist-info/WHEEL", "Wheel-Version: 1.0\n")
-    return path
-
-
-def local_wheels(tmp: Path) -> bundle.WheelSource:
+@pytest.fixture
+def local_wheels(tmp_path: Path, make_wheel: Callable[..., Path]) -> bundle.WheelSource:
     def source(project: str, architecture: str, cache_dir: Path) -> Path:
         assert project == "msgspec"
-        return fake_wheel(tmp / "wheels", architecture)
+        return make_wheel(tmp_path / "wheels", architecture)
 
     return source
 
 
-def test_two_builds_give_the_same_bytes(tmp_path: Path) -> None:
-    source = local_wheels(tmp_path)
+def test_two_builds_give_the_same_bytes(tmp_path: Path, local_wheels: bundle.WheelSource) -> None:
+    source = local_wheels
     first = bundle.build(tmp_path / "a", wheel_source=source)
     second = bundle.build(tmp_path / "b", wheel_source=source)
     assert [a.sha256 for a in first.artifacts] == [a.sha256 for a in second.artifacts]
@@ -54,8 +40,10 @@ def test_two_builds_give_the_same_bytes(tmp_path: Path) -> None:
     assert len({a.sha256 for a in first.artifacts}) == 3  # each function its own zip
 
 
-def test_each_zip_holds_its_handler_and_what_it_imports(tmp_path: Path) -> None:
-    result = bundle.build(tmp_path, wheel_source=local_wheels(tmp_path))
+def test_each_zip_holds_its_handler_and_what_it_imports(
+    tmp_path: Path, local_wheels: bundle.WheelSource
+) -> None:
+    result = bundle.build(tmp_path, wheel_source=local_wheels)
     receiver = {a.function: a for a in result.artifacts}["receiver"]
     assert receiver.size < 1024 * 1024
     names = set(zipfile.ZipFile(receiver.path).namelist())
@@ -65,27 +53,29 @@ def test_each_zip_holds_its_handler_and_what_it_imports(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("architecture", ["arm64", "x86_64"])
-def test_vendored_extension_is_for_the_target(tmp_path: Path, architecture: str) -> None:
-    result = bundle.build(tmp_path, architecture, wheel_source=local_wheels(tmp_path))
+def test_vendored_extension_is_for_the_target(
+    tmp_path: Path, architecture: str, local_wheels: bundle.WheelSource
+) -> None:
+    result = bundle.build(tmp_path, architecture, wheel_source=local_wheels)
     names = zipfile.ZipFile(result.artifacts[0].path).namelist()
     extensions = [n for n in names if n.endswith(".so")]
     assert extensions == [f"msgspec/_core.cp314-{SO[architecture]}-linux-gnu.so"]
 
 
-def test_a_host_wheel_is_refused(tmp_path: Path) -> None:
+def test_a_host_wheel_is_refused(tmp_path: Path, make_wheel: Callable[..., Path]) -> None:
     def host(project: str, architecture: str, cache_dir: Path) -> Path:
-        return fake_wheel(tmp_path, "x86_64", python="cp311")
+        return make_wheel(tmp_path, "x86_64", python="cp311")
 
     with pytest.raises(BundleFailed, match="does not run on python3.14 arm64"):
         bundle.build(tmp_path / "out", "arm64", wheel_source=host)
 
 
 def test_pip_wheel_uses_the_cache_without_the_network(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_wheel: Callable[..., Path]
 ) -> None:
     folder = tmp_path / f"cp314-{bundle.PLATFORMS['arm64']}"
-    cached = fake_wheel(folder, "arm64")
-    fake_wheel(folder, "x86_64")  # a wheel for the other machine in the wrong folder is ignored
+    cached = make_wheel(folder, "arm64")
+    make_wheel(folder, "x86_64")  # a wheel for the other machine in the wrong folder is ignored
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("pip download should not run when the cache has the wheel")

@@ -1,4 +1,4 @@
-"""Function bundles: one reproducible zip per Lambda function, third-party code vendored from wheels.
+"""Function bundles: one reproducible zip per Lambda function, third-party code from wheels.
 
 Each zip holds the ``lambdas`` modules its handler imports (found by walking imports) plus
 msgspec unpacked from the wheel for the target runtime and architecture, never the host's.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
+import os
 import subprocess
 import sys
 import zipfile
@@ -45,7 +46,13 @@ _MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
 _DATE = (1980, 1, 1, 0, 0, 0)
 _LEVEL = 9
 _LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
-DEFAULT_CACHE = Path.home() / ".cache" / "votectl" / "wheels"
+
+
+def default_cache() -> Path:
+    """$VOTECTL_WHEEL_CACHE, or ~/.cache/votectl/wheels."""
+    configured = os.environ.get("VOTECTL_WHEEL_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "votectl" / "wheels"
+
 
 # wheel_source(project, architecture, cache_dir) -> path of a wheel for RUNTIME on that machine
 WheelSource = Callable[[str, str, Path], Path]
@@ -119,7 +126,7 @@ def _wheel_fits(wheel: Path, architecture: str) -> bool:
     return python == cp or (abi == "abi3" and python <= cp)
 
 
-def pip_wheel(project: str, architecture: str, cache_dir: Path = DEFAULT_CACHE) -> Path:
+def pip_wheel(project: str, architecture: str, cache_dir: Path | None = None) -> Path:
     """A wheel of ``project`` (the host's installed version) for the target, via pip download.
 
     Cached per platform: a wheel already in the cache is used without the network.
@@ -128,6 +135,7 @@ def pip_wheel(project: str, architecture: str, cache_dir: Path = DEFAULT_CACHE) 
         version = metadata.version(project)
     except metadata.PackageNotFoundError:
         raise BundleFailed(f"{project} is not installed; cannot pick its version") from None
+    cache_dir = cache_dir or default_cache()
     target = cache_dir / f"cp{PYTHON_VERSION.replace('.', '')}-{PLATFORMS[architecture]}"
     cached = _find_wheel(target, project, version, architecture)
     if cached:
@@ -188,13 +196,14 @@ def build(
     out_dir: Path,
     architecture: str = "arm64",
     wheel_source: WheelSource = pip_wheel,
-    cache_dir: Path = DEFAULT_CACHE,
+    cache_dir: Path | None = None,
     root: Path = _LAMBDAS,
 ) -> Bundle:
     """Write ``<function>.zip`` for each function into ``out_dir``; return names, sizes, hashes."""
     if architecture not in PLATFORMS:
         raise BundleFailed(f"architecture must be one of {', '.join(ARCHITECTURES)}")
-    wheels = [wheel_source(project, architecture, cache_dir) for project in VENDORED]
+    cache = cache_dir or default_cache()
+    wheels = [wheel_source(project, architecture, cache) for project in VENDORED]
     for wheel in wheels:
         if not _wheel_fits(wheel, architecture):
             raise BundleFailed(

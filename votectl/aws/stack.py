@@ -40,7 +40,11 @@ OUTPUTS = {
     "ReadyDlqUrl": "ReadyDlq",
     "TableName": "VotesTable",
 }
-FUNCTIONS = {"receiver": "ReceiverFunction", "processor": "ProcessorFunction", "writer": "WriterFunction"}
+FUNCTIONS = {
+    "receiver": "ReceiverFunction",
+    "processor": "ProcessorFunction",
+    "writer": "WriterFunction",
+}
 _STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
 
 
@@ -150,7 +154,9 @@ def read_stack(aws: Aws) -> DeployedStack:
     return DeployedStack(
         name=name,
         status=stack["StackStatus"],
-        parameters={p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])},
+        parameters={
+            p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])
+        },
         resources=found,
         outputs={o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
         region=aws.region,

@@ -1,0 +1,105 @@
+"""The servers the benchmark measures besides `votectl up`: the ceiling app and the moto path.
+
+Run as a script: ``python benchmarks/_servers.py ceiling PORT`` or ``moto PORT`` (with the
+queue URLs, table name and moto endpoint in the environment).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+# the same server settings as `votectl up` (votectl/local/supervisor.py)
+SERVER_SETTINGS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "lifespan": "off",
+    "access_log": False,
+    "proxy_headers": False,
+    "server_header": False,
+    "log_level": "warning",
+}
+_HEADERS = [(b"content-type", b"application/json")]
+
+
+async def ceiling(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Reads the body, answers 202: what the machine can do with no pipeline at all."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 202, "headers": _HEADERS})
+    await send({"type": "http.response.body", "body": b'{"accepted":1,"request_id":"c"}'})
+
+
+def _poll(name: str, queue_url: str, handler: Any, sqs: Any) -> None:
+    """A minimal SQS event source mapping: receive 10, invoke, delete the successes."""
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not got:
+            continue
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "eventSource": "aws:sqs",
+            }
+            for m in got
+        ]
+        failed = {
+            f["itemIdentifier"]
+            for f in handler({"Records": records}, None).get("batchItemFailures", [])
+        }
+        done = [m for m in got if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
+            )
+        if failed:
+            time.sleep(0.1)
+
+
+def serve_moto(port: int) -> None:
+    """receiver -> SQS -> processor -> SQS -> writer -> DynamoDB, every hop through moto."""
+    import boto3
+
+    from lambdas import processor, receiver, writer
+    from lambdas.adapters import DynamoVoteTable, SqsQueue
+    from votectl.local.gateway import Gateway
+
+    endpoint = os.environ["MOTO_URL"]
+    sqs = boto3.client("sqs", endpoint_url=endpoint)
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint)
+    votes_url, ready_url = os.environ["VOTES_QUEUE_URL"], os.environ["READY_QUEUE_URL"]
+    process = processor.make_handler(SqsQueue(ready_url, client=sqs))
+    write = writer.make_handler(DynamoVoteTable(os.environ["TABLE_NAME"], client=ddb))
+    for name, url, handler in (("processor", votes_url, process), ("writer", ready_url, write)):
+        client = boto3.client("sqs", endpoint_url=endpoint)
+        threading.Thread(target=_poll, args=(name, url, handler, client), daemon=True).start()
+    app = Gateway(receiver.make_handler(SqsQueue(votes_url, client=sqs)))
+    uvicorn.run(app, host="127.0.0.1", port=port, **SERVER_SETTINGS)
+
+
+if __name__ == "__main__":
+    kind, port = sys.argv[1], int(sys.argv[2])
+    if kind == "ceiling":
+        uvicorn.run(ceiling, host="127.0.0.1", port=port, **SERVER_SETTINGS)
+    else:
+        serve_moto(port)

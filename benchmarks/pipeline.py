@@ -1,0 +1,260 @@
+"""Votes/s of the pipeline against the machine's ceiling and a moto baseline. Not a test.
+
+    python benchmarks/pipeline.py [--seconds 5] [--runs 3] [--connections 64] [--rows ...]
+
+One load generator for every row (wrk + benchmarks/votes.lua, distinct votes; single votes and
+batches of 500), each row run ``--runs`` times, medians printed:
+
+1. ceiling: a bare ASGI app (uvicorn, httptools + uvloop, as `votectl up`) that answers 202;
+2. local:   a real `votectl up`; persisted votes/s = accepted / (load + drain), nothing lost;
+3. moto:    the same handlers over SQS + DynamoDB on a moto server (the common Python baseline).
+
+Traffic goes to 127.0.0.1 only. Runtime is bounded: about runs x rows x (seconds + drain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from votectl.local.demo import drain, running_pipeline  # noqa: E402
+from votectl.local.ops import LocalOperations  # noqa: E402
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int  # completed
+    rejected: int  # non-2xx
+    errors: int  # socket errors
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    def votes(self, per_request: int) -> int:
+        return (self.requests - self.rejected) * per_request
+
+
+@dataclass(frozen=True)
+class Sample:
+    votes_per_s: float  # persisted (rows 2, 3) or answered (row 1)
+    accepted: int
+    stored: int | None
+    drain_s: float
+    p99_ms: float
+
+    @property
+    def lost(self) -> int:
+        return 0 if self.stored is None else max(0, self.accepted - self.stored)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wrk(url: str, seconds: float, connections: int, per_request: int, run_id: str) -> Load:
+    cmd = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "-s",
+        str(HERE / "votes.lua"),
+        url,
+        "--",
+        run_id,
+        str(per_request),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    line = next((x for x in out.splitlines() if x.startswith("WRK ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no summary:\n{out}")
+    d = json.loads(line[4:])
+    errors = d["connect"] + d["read"] + d["write"] + d["timeout"]
+    return Load(
+        d["requests"],
+        d["status"],
+        errors,
+        d["duration_us"] / 1e6,
+        d["p50_us"] / 1000,
+        d["p99_us"] / 1000,
+    )
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port} after {timeout}s")
+
+
+@contextmanager
+def child(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_listening(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# --- the rows -----------------------------------------------------------------------------------
+
+
+def ceiling(seconds: float, connections: int, per_request: int) -> Sample:
+    port = free_port()
+    with child([str(HERE / "_servers.py"), "ceiling", str(port)], port) as url:
+        load = wrk(url, seconds, connections, per_request, os.urandom(4).hex())
+    votes = load.votes(per_request)
+    return Sample(votes / load.seconds, votes, None, 0.0, load.p99_ms)
+
+
+def local(seconds: float, connections: int, per_request: int) -> Sample:
+    with tempfile.TemporaryDirectory(prefix="votectl-bench-") as tmp:
+        data_dir = Path(tmp) / "local"
+        with running_pipeline(data_dir) as url:
+            load = wrk(url, seconds, connections, per_request, os.urandom(4).hex())
+            ops = LocalOperations(str(data_dir))
+            drain_s = drain(ops, timeout=300)
+            stored = ops.table_count(exact=True).count
+    votes = load.votes(per_request)
+    return Sample(votes / (load.seconds + drain_s), votes, stored, drain_s, load.p99_ms)
+
+
+def moto(seconds: float, connections: int, per_request: int) -> Sample:
+    import boto3
+
+    moto_port, port = free_port(), free_port()
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    os.environ.update(env)
+    with child(["-m", "moto.server", "-p", str(moto_port)], moto_port):
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        sqs = boto3.client("sqs", endpoint_url=endpoint)
+        ddb = boto3.client("dynamodb", endpoint_url=endpoint)
+        urls = {n: sqs.create_queue(QueueName=n)["QueueUrl"] for n in ("votes", "ready")}
+        ddb.create_table(
+            TableName="votes",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in ("pk", "sk")],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+        )
+        env |= {
+            "MOTO_URL": endpoint,
+            "VOTES_QUEUE_URL": urls["votes"],
+            "READY_QUEUE_URL": urls["ready"],
+            "TABLE_NAME": "votes",
+            "PYTHONPATH": str(HERE.parent),
+        }
+        with child([str(HERE / "_servers.py"), "moto", str(port)], port, env) as url:
+            load = wrk(url, seconds, connections, per_request, os.urandom(4).hex())
+            drain_s = _drain_sqs(sqs, list(urls.values()), timeout=120)
+        stored = _count(ddb)
+    votes = load.votes(per_request)
+    return Sample(votes / (load.seconds + drain_s), votes, stored, drain_s, load.p99_ms)
+
+
+def _drain_sqs(sqs: Any, urls: list[str], timeout: float) -> float:
+    start = time.monotonic()
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    while time.monotonic() - start < timeout:
+        attributes = [
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+            for url in urls
+        ]
+        if sum(int(v) for a in attributes for v in a.values()) == 0:
+            return time.monotonic() - start
+        time.sleep(0.1)
+    return float("inf")
+
+
+def _count(ddb: Any) -> int:
+    pages = ddb.get_paginator("scan").paginate(TableName="votes", Select="COUNT")
+    return sum(page["Count"] for page in pages)
+
+
+ROWS: dict[str, Callable[[float, int, int], Sample]] = {
+    "ceiling": ceiling,
+    "local": local,
+    "moto": moto,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="load time per run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rows", default="ceiling,local,moto")
+    parser.add_argument("--moto-runs", type=int, default=1, help="runs of the slow moto row")
+    args = parser.parse_args()
+    medians: dict[tuple[str, int], float] = {}
+    print(f"{'row':<8} {'votes/req':>9} {'votes/s (median)':>17} {'runs':>30}  lost  drain  p99")
+    for row in args.rows.split(","):
+        for per_request in (1, BATCH):
+            if row == "moto" and per_request == BATCH:
+                continue  # minutes per run on moto; the single-vote row makes the point
+            runs = args.moto_runs if row == "moto" else args.runs
+            samples = [ROWS[row](args.seconds, args.connections, per_request) for _ in range(runs)]
+            median = statistics.median(s.votes_per_s for s in samples)
+            medians[row, per_request] = median
+            each = ", ".join(f"{s.votes_per_s:,.0f}" for s in samples)
+            print(
+                f"{row:<8} {per_request:>9} {median:>17,.0f} {each:>30}"
+                f"  {sum(s.lost for s in samples):>4}"
+                f"  {statistics.median(s.drain_s for s in samples):5.2f}s"
+                f"  {statistics.median(s.p99_ms for s in samples):.1f}ms",
+                flush=True,
+            )
+    for per_request in (1, BATCH):
+        local_ = medians.get(("local", per_request))
+        for other in ("ceiling", "moto"):
+            if local_ and medians.get((other, per_request)):
+                ratio = local_ / medians[other, per_request]
+                print(f"local / {other} ({per_request} vote(s)/request): {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

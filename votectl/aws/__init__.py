@@ -1,0 +1,1 @@
+"""The AWS target: bundle, template, deploy (change sets), ops."""

@@ -1,0 +1,355 @@
+"""The operations on an AWS stage: queue stats, table count, results and redrive.
+
+Resources are found by logical id in the stage's stack. Redrive uses SQS message move tasks;
+an endpoint that does not implement them (moto, some emulators) gets receive/send/delete.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import cached_property, partial
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.adapters import DynamoVoteTable, SqsQueue
+from lambdas.ports import QueueUnavailable
+from votectl.aws.session import Aws, aws_errors, error_code
+from votectl.aws.stack import FUNCTIONS, QUEUES, DeployedStack, read_stack
+from votectl.config import Stage
+from votectl.errors import AwsError, UsageError
+from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
+from votectl.ops import Progress
+
+__all__ = ["AwsOperations", "FunctionInfo", "StackReport"]
+
+MAX_MOVE_RATE = 500
+SCAN_SEGMENTS = 8
+_NOT_IMPLEMENTED = {"NotImplemented", "InvalidAction", "UnknownOperationException", "501"}
+_FINISHED = {"COMPLETED", "CANCELLED", "FAILED"}
+
+
+@dataclass(frozen=True)
+class FunctionInfo:
+    name: str
+    function_name: str
+    runtime: str
+    architecture: str
+    code_sha256: str  # hex, comparable with `votectl bundle`
+    last_modified: str
+
+
+@dataclass(frozen=True)
+class StackReport:
+    """What `votectl status` shows."""
+
+    stack: str
+    status: str
+    region: str
+    endpoint_url: str | None
+    outputs: dict[str, str | None]
+    functions: list[FunctionInfo]
+    queues: list[QueueStat]
+    table: TableCount
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class MoveTasksUnsupported(Exception):
+    """The endpoint has no StartMessageMoveTask; fall back to receive/send/delete."""
+
+
+class AwsOperations:
+    def __init__(
+        self,
+        stage: Stage,
+        aws: Aws | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.stage = stage
+        self.aws = aws or Aws(stage)
+        self._sleep = sleep
+        self._poll_seconds = poll_seconds
+
+    @cached_property
+    def stack(self) -> DeployedStack:
+        return read_stack(self.aws)
+
+    @property
+    def sqs(self) -> Any:
+        return self.aws.client("sqs")
+
+    @property
+    def dynamodb(self) -> Any:
+        return self.aws.client("dynamodb")
+
+    def _queue_url(self, name: str) -> str:
+        return self.stack.physical(QUEUES[name][0])
+
+    def _queue_arn(self, url: str) -> str:
+        with aws_errors("reading a queue's ARN", self.stage):
+            attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attributes["Attributes"]["QueueArn"])
+
+    @property
+    def _table(self) -> str:
+        return self.stack.physical("VotesTable")
+
+    # --- status -----------------------------------------------------------------------
+
+    def status(self) -> StackReport:
+        lam = self.aws.client("lambda")
+        functions = []
+        for name, logical in FUNCTIONS.items():
+            with aws_errors(f"reading function {name}", self.stage):
+                conf = lam.get_function_configuration(FunctionName=self.stack.physical(logical))
+            functions.append(
+                FunctionInfo(
+                    name=name,
+                    function_name=conf["FunctionName"],
+                    runtime=conf.get("Runtime", ""),
+                    architecture=",".join(conf.get("Architectures", [])),
+                    code_sha256=base64.b64decode(conf["CodeSha256"]).hex(),
+                    last_modified=str(conf.get("LastModified", "")),
+                )
+            )
+        return StackReport(
+            stack=self.stack.name,
+            status=self.stack.status,
+            region=self.stack.region,
+            endpoint_url=self.stack.endpoint_url(),
+            outputs=self.stack.output_values(),
+            functions=functions,
+            queues=self.queue_stats(),
+            table=self.table_count(),
+        )
+
+    # --- queue stats ------------------------------------------------------------------
+
+    def queue_stats(self) -> list[QueueStat]:
+        stats = []
+        wanted = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
+        for name, (_, dlq, source) in QUEUES.items():
+            with aws_errors(f"reading queue {name}", self.stage):
+                attributes = self.sqs.get_queue_attributes(
+                    QueueUrl=self._queue_url(name), AttributeNames=wanted
+                )["Attributes"]
+            visible, in_flight, delayed = (int(attributes.get(a, 0)) for a in wanted)
+            stats.append(QueueStat(name, visible, in_flight, delayed, dlq, source))
+        return stats
+
+    # --- table ------------------------------------------------------------------------
+
+    def table_count(self, exact: bool = False, on_progress: Progress | None = None) -> TableCount:
+        """DescribeTable's ItemCount (refreshed by AWS about every 6 hours), or an exact Scan."""
+        with aws_errors(f"describing table {self._table}", self.stage):
+            estimate = int(
+                self.dynamodb.describe_table(TableName=self._table)["Table"]["ItemCount"]
+            )
+        if not exact:
+            return TableCount(table=self._table, count=estimate, exact=False, age_seconds=None)
+        return TableCount(
+            table=self._table, count=self._scan_count(estimate, on_progress), exact=True
+        )
+
+    def _scan_count(self, estimate: int, on_progress: Progress | None) -> int:
+        lock = threading.Lock()
+        counted = [0]
+
+        def segment(n: int) -> None:
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "Select": "COUNT",
+                "Segment": n,
+                "TotalSegments": SCAN_SEGMENTS,
+            }
+            while True:
+                page = self.dynamodb.scan(**kwargs)
+                with lock:
+                    counted[0] += int(page["Count"])
+                    if on_progress:
+                        on_progress("scanning", counted[0], max(estimate, counted[0]) or None)
+                if "LastEvaluatedKey" not in page:
+                    return
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+        scanning = aws_errors(f"scanning table {self._table}", self.stage)
+        with scanning, ThreadPoolExecutor(SCAN_SEGMENTS) as pool:
+            list(pool.map(segment, range(SCAN_SEGMENTS)))
+        return counted[0]
+
+    def results(self, title_id: str) -> Results:
+        """Fan out over the title's shards; the shard count is the deployed stack's."""
+        shards = int(self.stack.parameters.get("TableShards") or self.stage.table_shards)
+        table = DynamoVoteTable(self._table, client=self.dynamodb, shards=shards)
+        with aws_errors(f"reading results for {title_id}", self.stage):
+            return Results.from_counts(title_id, table.counts(title_id))
+
+    # --- redrive ----------------------------------------------------------------------
+
+    def redrive(
+        self,
+        queue: str | None = None,
+        max_per_second: int | None = None,
+        cancel: bool = False,
+        on_progress: Progress | None = None,
+    ) -> RedriveResult:
+        if max_per_second is not None and not 1 <= max_per_second <= MAX_MOVE_RATE:
+            raise UsageError(f"--max-per-second must be 1-{MAX_MOVE_RATE}, got {max_per_second}")
+        sources = _sources(queue)
+        try:
+            moves = [
+                self._cancel(source)
+                if cancel
+                else self._move_task(source, max_per_second, on_progress)
+                for source in sources
+            ]
+            return RedriveResult(sum(m.moved for m in moves), "move-task", moves)
+        except MoveTasksUnsupported:
+            if cancel:
+                raise UsageError(
+                    "this endpoint has no message move tasks, so there is nothing to cancel",
+                    hint="--cancel works against AWS, where redrive runs as a move task",
+                ) from None
+        moves = [self._receive_send_delete(s, max_per_second, on_progress) for s in sources]
+        return RedriveResult(sum(m.moved for m in moves), "receive-send-delete", moves)
+
+    def _move_call(self, action: str, call: Callable[[], Any]) -> Any:
+        try:
+            with aws_errors(action, self.stage):
+                try:
+                    return call()
+                except ClientError as exc:
+                    if _unsupported(exc, self.stage):
+                        raise MoveTasksUnsupported from None
+                    raise
+        except NotImplementedError:  # moto in-process
+            raise MoveTasksUnsupported from None
+
+    def _tasks(self, dlq_arn: str) -> list[dict[str, Any]]:
+        reply = self._move_call(
+            "listing message move tasks",
+            lambda: self.sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10),
+        )
+        return list(reply.get("Results", []))
+
+    def _move_task(self, source: str, rate: int | None, on_progress: Progress | None) -> QueueMove:
+        dlq = f"{source}-dlq"
+        dlq_arn = self._queue_arn(self._queue_url(dlq))
+        target_arn = self._queue_arn(self._queue_url(source))
+        if any(t.get("Status") == "RUNNING" for t in self._tasks(dlq_arn)):
+            raise AwsError(
+                f"a move task is already running on {dlq}",
+                hint="wait for it, or stop it with `votectl redrive --cancel`",
+            )
+        options = {"MaxNumberOfMessagesPerSecond": rate} if rate else {}
+        handle = self._move_call(
+            f"starting a move task on {dlq}",
+            lambda: self.sqs.start_message_move_task(
+                SourceArn=dlq_arn, DestinationArn=target_arn, **options
+            ),
+        )["TaskHandle"]
+        while True:
+            task = next((t for t in self._tasks(dlq_arn) if t.get("TaskHandle") == handle), None)
+            if task is None:
+                raise AwsError(f"the move task on {dlq} disappeared from ListMessageMoveTasks")
+            moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+            total = task.get("ApproximateNumberOfMessagesToMove")
+            if on_progress:
+                on_progress(f"{dlq} -> {source}", moved, int(total) if total is not None else None)
+            if task["Status"] in _FINISHED:
+                if task["Status"] == "FAILED":
+                    raise AwsError(f"move task on {dlq} failed: {task.get('FailureReason', '')}")
+                return QueueMove(dlq, source, moved, task["Status"])
+            self._sleep(self._poll_seconds)
+
+    def _cancel(self, source: str) -> QueueMove:
+        dlq = f"{source}-dlq"
+        running = [
+            t
+            for t in self._tasks(self._queue_arn(self._queue_url(dlq)))
+            if t.get("Status") == "RUNNING"
+        ]
+        moved = 0
+        for task in running:
+            handle = task["TaskHandle"]
+            reply = self._move_call(
+                f"cancelling the move task on {dlq}",
+                partial(self.sqs.cancel_message_move_task, TaskHandle=handle),
+            )
+            moved += int(reply.get("ApproximateNumberOfMessagesMoved", 0))
+        return QueueMove(dlq, source, moved, "CANCELLED" if running else "NONE_RUNNING")
+
+    def _receive_send_delete(
+        self, source: str, rate: int | None, on_progress: Progress | None
+    ) -> QueueMove:
+        """Move messages a batch at a time: sent to the source before deleted from the DLQ."""
+        dlq = f"{source}-dlq"
+        dlq_url = self._queue_url(dlq)
+        target = SqsQueue(self._queue_url(source), client=self.sqs, sleep=self._sleep)
+        total = self._depth(dlq_url)
+        moved = 0
+        started = time.monotonic()
+        with aws_errors(f"moving {dlq} -> {source}", self.stage):
+            while True:
+                messages = self.sqs.receive_message(
+                    QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                ).get("Messages", [])
+                if not messages:
+                    return QueueMove(dlq, source, moved, "COMPLETED")
+                try:
+                    target.send([m["Body"].encode() for m in messages])
+                except QueueUnavailable as exc:
+                    raise AwsError(f"could not send to {source}: {exc}") from None
+                self.sqs.delete_message_batch(
+                    QueueUrl=dlq_url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(messages)
+                    ],
+                )
+                moved += len(messages)
+                if on_progress:
+                    on_progress(f"{dlq} -> {source}", moved, max(total, moved))
+                if rate:  # keep the average at or under the cap
+                    ahead = moved / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        self._sleep(ahead)
+
+    def _depth(self, url: str) -> int:
+        with aws_errors("reading a queue's depth", self.stage):
+            attributes = self.sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+        return int(attributes.get("ApproximateNumberOfMessages", 0))
+
+
+def _sources(queue: str | None) -> list[str]:
+    """The source queues whose DLQs to redrive: both, or the one named (with or without -dlq)."""
+    sources = [name for name, (_, dlq, _src) in QUEUES.items() if not dlq]
+    if queue is None:
+        return sources
+    name = queue.removesuffix("-dlq")
+    if name not in sources:
+        raise UsageError(f"unknown queue {queue!r}", hint="queues: votes, ready (or their -dlq)")
+    return [name]
+
+
+def _unsupported(exc: ClientError, stage: Stage) -> bool:
+    """Does this error mean 'no such API here' rather than a real failure?"""
+    if error_code(exc) in _NOT_IMPLEMENTED:
+        return True
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    # An emulator answers an unknown action with a 500; on AWS a 500 is a real failure.
+    return bool(stage.endpoint_url) and status in (500, 501)

@@ -1,0 +1,208 @@
+"""`votectl bundle`, `deploy`, `destroy`, `status`: the AWS target's own commands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+from rich.console import Group
+
+from votectl.cli.options import EndpointUrl, JsonOut, Profile, Region, StageName, resolve
+from votectl.cli.render import queue_table
+from votectl.config import Stage
+from votectl.errors import UsageError
+from votectl.output import Progress, emit, err, table
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from votectl.aws.deploy import Change
+
+OutDir = Annotated[Path, typer.Option("--out", help="Where the zips are written.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before changing the stack.")]
+
+
+def _stage(
+    stage: str | None, region: str | None, profile: str | None, endpoint_url: str | None
+) -> Stage:
+    resolved = resolve(stage, region=region, profile=profile, endpoint_url=endpoint_url)
+    if resolved.is_local:
+        raise UsageError(
+            "stage 'local' is the embedded target; this command needs an AWS stage",
+            hint="pass --stage NAME for a stage defined in votectl.toml ([stages.NAME])",
+        )
+    return resolved
+
+
+def _can_ask(yes: bool) -> None:
+    """Fail before touching AWS if a confirmation will be needed and nobody can give it."""
+    if not yes and not sys.stdin.isatty():
+        raise UsageError(
+            "this command asks before changing AWS, and stdin is not a terminal",
+            hint="pass --yes to proceed without asking",
+        )
+
+
+def _ask(question: str, yes: bool) -> bool:
+    return yes or click.confirm(question, default=False, err=True)
+
+
+def bundle(
+    out: OutDir = Path("dist"),
+    arch: Annotated[
+        str | None, typer.Option("--arch", help="arm64 (default, cheaper) or x86_64.")
+    ] = None,
+    stage: StageName = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Build one reproducible zip per function (receiver, processor, writer)."""
+    from votectl.aws.bundle import ARCHITECTURES, build
+
+    architecture = arch or resolve(stage).architecture
+    if architecture not in ARCHITECTURES:
+        raise UsageError(
+            f"--arch must be one of {', '.join(ARCHITECTURES)}", hint="arm64 is the default"
+        )
+    result = build(out, architecture)
+    rows = [[Path(a.path).name, f"{a.size:,}", a.sha256] for a in result.artifacts]
+    title = f"bundle ({result.runtime}, {result.architecture})"
+    emit(result.to_json(), table(title, ["zip", "bytes", "sha256"], rows), as_json)
+
+
+def deploy(
+    stage: StageName = None,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+    yes: Yes = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the change set, then delete it.")
+    ] = False,
+    out: OutDir = Path("dist"),
+    as_json: JsonOut = False,
+) -> None:
+    """Deploy the stage's stack through a CloudFormation change set.
+
+    Bundles the functions, creates the artifacts bucket on first use and uploads the zips
+    (keyed by sha256) before the change set is shown; the stack itself changes only after
+    you confirm (or pass --yes).
+    """
+    from votectl.aws.deploy import Hooks, StackEvent
+    from votectl.aws.deploy import deploy as run_deploy
+    from votectl.aws.session import Aws
+
+    resolved = _stage(stage, region, profile, endpoint_url)
+    _can_ask(yes or dry_run)
+    progress = Progress("deploy")
+    done: list[str] = []
+    total = [0]
+
+    def confirm(changes: Sequence[Change]) -> bool:
+        err.print(_changes_table(changes))
+        total[0] = len(changes)
+        return _ask(f"Apply {len(changes)} change(s) to {resolved.stack_name}?", yes)
+
+    def on_event(event: StackEvent) -> None:
+        if event.status.endswith("_FAILED"):
+            err.print(f"[red]{event.status}[/] {event.logical_id}: {event.reason}")
+        if event.status.endswith("_COMPLETE") and event.logical_id != resolved.stack_name:
+            done.append(event.logical_id)
+        progress.update(f"applying {resolved.stack_name}", len(done), total[0] or None)
+
+    hooks = Hooks(
+        confirm=confirm, on_step=lambda step: err.print(f"[dim]{step}[/]"), on_event=on_event
+    )
+    with progress:
+        result = run_deploy(Aws(resolved), hooks, out_dir=out, dry_run=dry_run)
+    human: Any = {
+        "no-op": f"{result.stack}: no changes; nothing deployed",
+        "declined": f"{result.stack}: not applied; the change set was deleted",
+        "dry-run": Group(
+            _changes_table(result.changes), f"dry run: change set for {result.stack} deleted"
+        ),
+        "deployed": _outputs_table(result.stack, result.outputs),
+    }[result.outcome]
+    if result.outcome == "no-op" and result.outputs:
+        human = Group(human, _outputs_table(result.stack, result.outputs))
+    emit(result.to_json(), human, as_json)
+
+
+def destroy(
+    stage: StageName = None,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+    yes: Yes = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also empty and delete the artifacts bucket.")
+    ] = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Delete the stage's stack, queues and table included; --purge also the artifacts bucket."""
+    from votectl.aws.deploy import Hooks
+    from votectl.aws.deploy import destroy as run_destroy
+    from votectl.aws.session import Aws
+
+    resolved = _stage(stage, region, profile, endpoint_url)
+    _can_ask(yes)
+    what = f"Delete stack {resolved.stack_name}, its queues and its votes table"
+    if not _ask(what + (" and the artifacts bucket?" if purge else "?"), yes):
+        raise typer.Exit(1)
+    hooks = Hooks(on_step=lambda step: err.print(f"[dim]{step}[/]"))
+    result = run_destroy(Aws(resolved), hooks, purge=purge)
+    lines = [f"{result.stack}: " + ("deleted" if result.deleted else "was not deployed")]
+    lines.append(
+        f"kept artifacts bucket {result.bucket} (delete it with --purge)"
+        if result.bucket_kept
+        else f"deleted artifacts bucket {result.bucket}"
+    )
+    emit(result.to_json(), "\n".join(lines), as_json)
+
+
+def status(
+    stage: StageName = None,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Stack status, endpoint, functions and code hashes, queue depths, table."""
+    from votectl.aws.ops import AwsOperations
+
+    report = AwsOperations(_stage(stage, region, profile, endpoint_url)).status()
+    head = table(
+        f"{report.stack} ({report.region})",
+        ["", ""],
+        [["status", report.status], ["endpoint", report.endpoint_url or "(not reported)"]],
+    )
+    functions = table(
+        "functions",
+        ["function", "runtime", "arch", "code sha256"],
+        [[f.function_name, f.runtime, f.architecture, f.code_sha256] for f in report.functions],
+    )
+    count = report.table
+    votes = table(
+        "table",
+        ["table", "votes (approximate)"],
+        [[count.table, f"{count.count:,}  (DescribeTable; refreshes about every 6 hours)"]],
+    )
+    emit(report.to_json(), Group(head, functions, queue_table(report.queues), votes), as_json)
+
+
+def _changes_table(changes: Sequence[Change]) -> Table:
+    rows = [[c.action, c.logical_id, c.resource_type, c.replacement] for c in changes]
+    return table("change set", ["action", "resource", "type", "replacement"], rows)
+
+
+def _outputs_table(stack: str, outputs: dict[str, str | None]) -> Table:
+    rows = [[k, v or "(not reported by this endpoint)"] for k, v in outputs.items()]
+    return table(f"{stack} outputs", ["output", "value"], rows)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (bundle, deploy, destroy, status):
+        app.command()(command)

@@ -1,0 +1,104 @@
+"""`votectl loadtest`: parse flags, call ``votectl.loadtest.run``, render the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from votectl.cli.options import DataDir, JsonOut, StageName, resolve
+from votectl.errors import PipelineFailed
+from votectl.loadtest import SHAPES, USER_CLASSES, LoadSettings, LoadtestResult, run
+from votectl.output import emit, err, table
+
+_CLASSES = ", ".join(USER_CLASSES)
+Users = Annotated[int, typer.Option("--users", "-u", help="Concurrent users (peak for a shape).")]
+SpawnRate = Annotated[
+    float | None,
+    typer.Option("--spawn-rate", "-r", help="Users started per second [default: all]."),
+]
+Duration = Annotated[str, typer.Option("--duration", "-t", help="Run time: 30s, 2m, 1h30m.")]
+Shape = Annotated[str, typer.Option(help=f"Load shape: {', '.join(SHAPES)}.")]
+UserClass = Annotated[
+    list[str] | None,
+    typer.Option("--user-class", "-c", help=f"Repeatable: {_CLASSES} [default: SingleVoter]."),
+]
+BatchSize = Annotated[int | None, typer.Option(help="Votes per BatchVoter request (1-500).")]
+ReportDir = Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")]
+Html = Annotated[Path | None, typer.Option(help="HTML report [default: REPORT_DIR/report.html].")]
+Verify = Annotated[
+    bool, typer.Option("--verify/--no-verify", help="Drain, then compare the table's growth.")
+]
+
+
+def loadtest(
+    stage: StageName = None,
+    data_dir: DataDir = None,
+    users: Users = 50,
+    spawn_rate: SpawnRate = None,
+    duration: Duration = "30s",
+    shape: Shape = "none",
+    user_class: UserClass = None,
+    batch_size: BatchSize = None,
+    report_dir: ReportDir = Path("loadtest-report"),
+    html: Html = None,
+    verify: Verify = True,
+    as_json: JsonOut = False,
+) -> None:
+    """Drive Locust at a stage's endpoint, then check that every distinct vote accepted was stored.
+
+    For --stage local it uses the running `votectl up`, or starts one for the run.
+    """
+    settings = LoadSettings(
+        users=users,
+        spawn_rate=spawn_rate,
+        duration=duration,
+        shape=shape,
+        user_classes=tuple(user_class or ("SingleVoter",)),
+        batch_size=batch_size,
+        report_dir=report_dir,
+        html=html,
+        verify=verify,
+    )
+    result = run(resolve(stage, data_dir=data_dir), settings, _progress)
+    emit(result.to_json(), _summary_table(result), as_json)
+    if result.errors and not as_json:
+        rows = [[e.name, e.error, e.occurrences] for e in result.errors]
+        emit({}, table("errors by kind", ["request", "error", "count"], rows), False)
+    if result.lost:
+        raise PipelineFailed(
+            f"{result.lost} of {result.distinct_votes} distinct accepted votes were not stored",
+            hint="inspect the DLQs with `votectl queue stats`",
+        )
+
+
+def _progress(line: str) -> None:
+    err.print(f"[dim]{escape(line)}[/]", soft_wrap=True)
+
+
+def _summary_table(r: LoadtestResult) -> object:
+    s, v = r.requests, r.verification
+    rows: list[list[object]] = [
+        ["target", f"{r.stage} ({r.url})"],
+        ["votes accepted", f"{r.votes_accepted:,} ({r.votes_per_s:,.0f} votes/s)"],
+        ["distinct votes accepted", f"{r.distinct_votes:,}"],
+        ["requests", f"{s.requests:,} ({s.requests_per_s:,.0f} req/s)"],
+        ["failures", f"{s.failures:,}"],
+        ["latency p50 / p99", f"{s.p50_ms:g} ms / {s.p99_ms:g} ms"],
+    ]
+    if v is not None:
+        drained = f"{v.drain_seconds:.2f}s" if v.drained else "NOT drained"
+        rows += [
+            ["drain", drained],
+            ["stored (table growth)", f"{v.stored:,}"],
+            ["in DLQs", f"{v.dlq_messages:,}"],
+            ["lost", f"{r.lost:,}"],
+        ]
+    rows.append(["reports", f"{r.report_dir} ({r.html})"])
+    return table(f"votectl loadtest ({r.duration_s:.1f}s)", ["", "value"], rows)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(loadtest)
