@@ -72,7 +72,9 @@ def main() -> None:
         rate = statistics.median(r[0] for r in rows)
         p99 = statistics.median(r[1] for r in rows)
         worst = statistics.median(r[2] for r in rows)
-        print(f"{name:22s} {rate:>10,.0f} msgs/s  p99 {p99 * 1e3:6.2f} ms  max {worst * 1e3:7.2f} ms")
+        print(
+            f"{name:22s} {rate:>10,.0f} msgs/s  p99 {p99 * 1e3:6.2f} ms  max {worst * 1e3:7.2f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -143,10 +143,13 @@ def ceiling(seconds: float, connections: int, per_request: int) -> Sample:
     return Sample(votes / load.seconds, votes, None, 0.0, load.p99_ms)
 
 
+WORKERS = ["--workers", "1"]
+
+
 def local(seconds: float, connections: int, per_request: int) -> Sample:
     with tempfile.TemporaryDirectory(prefix="votectl-bench-") as tmp:
         data_dir = Path(tmp) / "local"
-        with running_pipeline(data_dir) as url:
+        with running_pipeline(data_dir, *WORKERS) as url:
             load = wrk(url, seconds, connections, per_request, os.urandom(4).hex())
             ops = LocalOperations(str(data_dir))
             drain_s = drain(ops, timeout=300)
@@ -229,11 +232,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rows", default="ceiling,local,moto")
     parser.add_argument("--moto-runs", type=int, default=1, help="runs of the slow moto row")
+    parser.add_argument("--workers", type=int, default=1, help="`votectl up --workers` (local)")
+    parser.add_argument("--sizes", default=f"1,{BATCH}", help="votes per request to run")
     args = parser.parse_args()
+    WORKERS[1] = str(args.workers)
     medians: dict[tuple[str, int], float] = {}
     print(f"{'row':<8} {'votes/req':>9} {'votes/s (median)':>17} {'runs':>30}  lost  drain  p99")
     for row in args.rows.split(","):
-        for per_request in (1, BATCH):
+        for per_request in (int(n) for n in args.sizes.split(",")):
             if row == "moto" and per_request == BATCH:
                 continue  # minutes per run on moto; the single-vote row makes the point
             runs = args.moto_runs if row == "moto" else args.runs

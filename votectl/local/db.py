@@ -6,7 +6,11 @@ import sqlite3
 import time
 from pathlib import Path
 
-__all__ = ["Transaction", "connect"]
+__all__ = ["Locked", "Transaction", "connect"]
+
+
+class Locked(Exception):
+    """Another connection holds the write lock (raised only when not waiting for it)."""
 
 
 def connect(path: Path | str, schema: str = "", timeout: float = 30.0) -> sqlite3.Connection:
@@ -40,6 +44,7 @@ class Transaction:
         self._timeout = timeout
 
     def __enter__(self) -> sqlite3.Connection:
+        """Take the write lock, waiting up to the timeout; timeout 0 raises Locked at once."""
         pause = 0.00005
         deadline = 0.0
         while True:
@@ -49,6 +54,8 @@ class Transaction:
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
+                if self._timeout == 0:
+                    raise Locked(str(exc)) from None
                 now = time.monotonic()
                 deadline = deadline or now + self._timeout
                 if now > deadline:

@@ -14,12 +14,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import msgspec
 
 from votectl.local.chaos import ChaosFailure
+from votectl.local.db import Locked
 from votectl.local.queue import SqliteQueue
 
 __all__ = ["Gateway", "GroupCommitQueue", "http_api_event"]
@@ -34,15 +34,20 @@ GATEWAY_MAX_BODY = 10 * 1024 * 1024
 class GroupCommitQueue:
     """A MessageQueue for handlers running on the event loop: ``send`` only buffers.
 
-    At most one commit runs (in a worker thread) while the next batch accumulates.
+    The buffered bodies of all requests handled since the last commit go into one SQLite
+    transaction, run on the loop itself (a commit takes about 0.1 ms; a worker thread cost
+    0.5 ms of handoff per commit). When a poller holds the write lock, the commit is retried
+    from the loop after 50 us to 1 ms, so the loop keeps reading requests meanwhile.
     ``take_ticket()`` gives the future of the commit holding the last ``send``.
     """
 
-    def __init__(self, queue: SqliteQueue, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, queue: SqliteQueue, loop: asyncio.AbstractEventLoop, timeout: float = 30.0
+    ) -> None:
         self.max_message_bytes = queue.max_message_bytes
         self._queue = queue
         self._loop = loop
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
+        self._timeout = timeout
         self._pending: list[bytes] = []
         self._next: asyncio.Future[None] | None = None
         self._running = False
@@ -63,24 +68,39 @@ class GroupCommitQueue:
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
         done, self._next = self._next, None
+        assert done is not None  # send() made it with the bodies now in the batch
         self._running = True
-        work = self._loop.run_in_executor(self._executor, self._queue.send, batch)
-        work.add_done_callback(lambda w: self._committed(w, done))
+        self._loop.call_soon(self._commit, batch, done, 0.00005, time.monotonic() + self._timeout)
 
-    def _committed(self, work: asyncio.Future[None], done: asyncio.Future[None] | None) -> None:
-        self._running = False
-        if done is not None and not done.done():
-            exc = work.exception()
-            if exc is None:
+    def _commit(
+        self, batch: list[bytes], done: asyncio.Future[None], pause: float, deadline: float
+    ) -> None:
+        try:
+            self._queue.send(batch, wait=False)
+        except Locked:
+            if time.monotonic() < deadline:
+                retry = min(pause * 2, 0.001)
+                self._loop.call_later(pause, self._commit, batch, done, retry, deadline)
+                return
+            self._settle(done, TimeoutError("the votes queue stayed locked"))
+        except Exception as exc:
+            log.error("votes queue commit failed: %s", exc)
+            self._settle(done, exc)
+        else:
+            self._settle(done, None)
+
+    def _settle(self, done: asyncio.Future[None], error: BaseException | None) -> None:
+        if not done.done():
+            if error is None:
                 done.set_result(None)
             else:
-                log.error("votes queue commit failed: %s", exc)
-                done.set_exception(exc)
+                done.set_exception(error)
+        self._running = False
         if self._pending:
             self._flush()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        """Nothing to release: commits run on the loop."""
 
 
 class _Clock:

@@ -11,6 +11,7 @@ A committed send survives ``kill -9`` of every process (see ``votectl.local.db.c
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,17 +22,23 @@ from votectl.model import QueueStat
 
 __all__ = ["Message", "SqliteQueue"]
 
+# A message's state and its body live in two tables: SQLite rewrites a whole row on UPDATE,
+# and a receive updates the state, so a 50 KB body would be rewritten on every receive.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
-    body BLOB NOT NULL,
     sent_at INTEGER NOT NULL,
     visible_at INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
     first_received_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at);
+CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS messages_drop_body AFTER DELETE ON messages
+BEGIN
+    DELETE FROM bodies WHERE id = old.id;
+END;
 """
 
 
@@ -93,14 +100,30 @@ class SqliteQueue:
 
     # --- sending ----------------------------------------------------------------------
 
-    def send(self, bodies: Sequence[bytes | str], delay_seconds: float = 0) -> None:
-        """Append ``bodies`` in one transaction; returns once they are committed."""
+    def send(
+        self, bodies: Sequence[bytes | str], delay_seconds: float = 0, wait: bool = True
+    ) -> None:
+        """Append ``bodies`` in one transaction; returns once they are committed.
+
+        ``wait=False``: raise ``Locked`` at once if another writer holds the lock.
+        """
         now = _now_ms()
         visible = now + int(delay_seconds * 1000)
-        rows = [(self.name, b if isinstance(b, str) else b.decode(), now, visible) for b in bodies]
-        with self._transaction():
-            self._con.executemany(
-                "INSERT INTO messages (queue, body, sent_at, visible_at) VALUES (?, ?, ?, ?)", rows
+        con = self._con
+        with Transaction(con, 30.0 if wait else 0):
+            seq = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
+            first = (seq[0] if seq else 0) + 1  # ids are never reused: receipts stay unique
+            ids = range(first, first + len(bodies))
+            con.executemany(
+                "INSERT INTO messages (id, queue, sent_at, visible_at) VALUES (?, ?, ?, ?)",
+                [(i, self.name, now, visible) for i in ids],
+            )
+            con.executemany(
+                "INSERT INTO bodies (id, body) VALUES (?, ?)",
+                [
+                    (i, b if isinstance(b, str) else b.decode())
+                    for i, b in zip(ids, bodies, strict=True)
+                ],
             )
 
     # --- receiving --------------------------------------------------------------------
@@ -128,38 +151,50 @@ class SqliteQueue:
             (self.visibility_timeout if visibility_timeout is None else visibility_timeout) * 1000
         )
         con = self._con
+        now = _now_ms()
+        visible = "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ? LIMIT 1"
+        if con.execute(visible, (self.name, now)).fetchone() is None:
+            return []  # checked without the write lock: an idle poll never blocks a sender
         with self._transaction():
             now = _now_ms()
             rows = con.execute(
-                "SELECT id, body, sent_at, receive_count, first_received_at FROM messages "
+                "SELECT id, sent_at, receive_count, first_received_at FROM messages "
                 "WHERE queue = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?",
                 (self.name, now, max_messages),
             ).fetchall()
-            if not rows:
-                return []
-            spent = [(self.dlq_name, now, r[0]) for r in rows if r[3] >= self.max_receive_count]
+            spent = [(self.dlq_name, now, r[0]) for r in rows if r[2] >= self.max_receive_count]
             if spent:
                 con.executemany(
                     "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, "
                     "first_received_at = NULL WHERE id = ?",
                     spent,
                 )
-            live = [r for r in rows if r[3] < self.max_receive_count]
+            live = [r for r in rows if r[2] < self.max_receive_count]
             con.executemany(
                 "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, "
                 "first_received_at = coalesce(first_received_at, ?) WHERE id = ?",
                 [(now + vt, now, r[0]) for r in live],
             )
+        if not live:
+            return []
+        # Read the bodies after the commit: the messages are hidden now, the lock is free.
+        bodies = dict(
+            con.execute(
+                "SELECT id, body FROM bodies WHERE id IN (SELECT value FROM json_each(?))",
+                (json.dumps([r[0] for r in live]),),
+            )
+        )
         return [
             Message(
                 message_id=f"{self.name}-{r[0]}",
-                receipt_handle=f"{r[0]}.{r[3] + 1}",
-                body=r[1],
-                sent_at=r[2],
-                receive_count=r[3] + 1,
-                first_received_at=r[4] or now,
+                receipt_handle=f"{r[0]}.{r[2] + 1}",
+                body=bodies[r[0]],
+                sent_at=r[1],
+                receive_count=r[2] + 1,
+                first_received_at=r[3] or now,
             )
             for r in live
+            if r[0] in bodies  # gone only if its visibility ran out and another consumer deleted it
         ]
 
     def delete(self, receipt_handles: Sequence[str]) -> int:
