@@ -32,8 +32,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from votectl.local.demo import drain, running_pipeline  # noqa: E402
+from votectl.local.child import running_pipeline  # noqa: E402
 from votectl.local.ops import LocalOperations  # noqa: E402
+from votectl.ops import drain  # noqa: E402
 
 BATCH = 500
 
@@ -143,7 +144,7 @@ def ceiling(seconds: float, connections: int, per_request: int) -> Sample:
     return Sample(votes / load.seconds, votes, None, 0.0, load.p99_ms)
 
 
-WORKERS = ["--workers", "1"]
+WORKERS = ["--workers", "2"]
 
 
 def local(seconds: float, connections: int, per_request: int) -> Sample:
@@ -232,7 +233,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rows", default="ceiling,local,moto")
     parser.add_argument("--moto-runs", type=int, default=1, help="runs of the slow moto row")
-    parser.add_argument("--workers", type=int, default=1, help="`votectl up --workers` (local)")
+    parser.add_argument("--workers", type=int, default=2, help="`votectl up --workers` (local)")
     parser.add_argument("--sizes", default=f"1,{BATCH}", help="votes per request to run")
     args = parser.parse_args()
     WORKERS[1] = str(args.workers)

@@ -22,7 +22,7 @@ from typing import Any
 
 from votectl.config import Stage
 from votectl.errors import UsageError, VotectlError
-from votectl.ops import Operations, open_target
+from votectl.ops import Operations, drain, open_target
 
 __all__ = [
     "ErrorKind",
@@ -220,7 +220,7 @@ def _target(stage: Stage, output: Output) -> Iterator[tuple[str, Operations]]:
     if not stage.is_local:
         yield endpoint_url_for(stage), open_target(stage)
         return
-    from votectl.local.demo import running_pipeline
+    from votectl.local.child import running_pipeline
     from votectl.local.layout import Layout
 
     url = Layout.of(stage.data_dir).running_url()
@@ -306,11 +306,9 @@ def read_summary(path: Path) -> tuple[RequestStats, list[ErrorKind], dict[str, A
 
 
 def _verify(ops: Operations, before: int, timeout: float, output: Output) -> Verification:
-    from votectl.local.demo import drain
-
     output("waiting for the pipeline to drain")
     try:
-        seconds, drained = drain(ops, timeout), True  # type: ignore[arg-type]
+        seconds, drained = drain(ops, timeout), True
     except VotectlError as exc:
         output(f"not drained: {exc}")
         seconds, drained = timeout, False
@@ -319,13 +317,19 @@ def _verify(ops: Operations, before: int, timeout: float, output: Output) -> Ver
     return Verification(drained, round(seconds, 3), before, after, dlq)
 
 
-def run(stage: Stage, settings: LoadSettings, output: Output = lambda _: None) -> LoadtestResult:
-    """Load-test ``stage`` as ``settings`` say; ``output`` receives progress and Locust's log."""
+def run(
+    stage: Stage,
+    settings: LoadSettings,
+    output: Output = lambda _: None,
+    locust_log: Output | None = None,
+) -> LoadtestResult:
+    """Load-test ``stage`` as ``settings`` say. ``output`` receives progress, and Locust's
+    log unless ``locust_log`` takes it."""
     settings.report_dir.mkdir(parents=True, exist_ok=True)
     settings.summary_path.unlink(missing_ok=True)
     with _target(stage, output) as (url, ops):
         before = ops.table_count(exact=True).count if settings.verify else 0
-        _run_locust(locust_command(url, settings), output)
+        _run_locust(locust_command(url, settings), locust_log or output)
         stats, errors, summary = read_summary(settings.summary_path)
         verification = (
             _verify(ops, before, settings.drain_timeout, output) if settings.verify else None

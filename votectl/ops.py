@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Protocol
 
 from votectl.config import Stage
+from votectl.errors import PipelineFailed
 from votectl.model import QueueStat, RedriveResult, Results, TableCount
 
-__all__ = ["Operations", "Progress", "open_target"]
+__all__ = ["Operations", "Progress", "drain", "open_target", "wait_for"]
 
 # on_progress(what, done, total or None): long operations report through it; the CLI draws it.
 Progress = Callable[[str, int, int | None], None]
@@ -41,3 +43,25 @@ def open_target(stage: Stage) -> Operations:
     from votectl.aws.ops import AwsOperations
 
     return AwsOperations(stage)
+
+
+def wait_for(
+    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> None:
+    """Poll ``predicate`` until it holds; PipelineFailed naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise PipelineFailed(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def drain(ops: Operations, timeout: float = 120.0, interval: float = 0.02) -> float:
+    """Wait until the source queues (not the DLQs) hold nothing; returns the seconds it took."""
+    start = time.monotonic()
+
+    def empty() -> bool:
+        return all(q.visible + q.in_flight + q.delayed == 0 for q in ops.queue_stats() if not q.dlq)
+
+    wait_for(empty, timeout, "the queues to drain", interval)
+    return time.monotonic() - start

@@ -33,7 +33,7 @@ def up(
     ] = None,
     workers: Annotated[
         int, typer.Option(help="Gateway processes sharing the port.", min=1, max=64)
-    ] = 1,
+    ] = 2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live status line.")] = False,
 ) -> None:
     """Run the pipeline on this machine until Ctrl-C: endpoint, queues, pollers, table."""
@@ -86,33 +86,35 @@ def demo(
     result = run_demo(seconds, progress=lambda text: err.print(f"[dim]demo:[/] {text}"))
     load = result.load
     payload = {
-        "requests": load.requests,
-        "accepted": load.accepted,
-        "errors": load.errors,
+        "requests": load.requests.requests,
+        "accepted": result.accepted,
+        "errors": load.requests.failures,
         "stored": result.stored,
         "lost": result.lost,
-        "load_seconds": round(load.seconds, 3),
+        "load_seconds": round(load.duration_s, 3),
         "drain_seconds": round(result.drain_seconds, 3),
         "votes_per_second": round(result.votes_per_second, 1),
-        "results": result.top_title.to_json(),
+        "p99_ms": load.requests.p99_ms,
+        "results": None if result.top_title is None else result.top_title.to_json(),
     }
     summary = table(
         "votectl demo",
         ["", "value"],
         [
-            ["votes accepted (202)", load.accepted],
-            ["votes stored", result.stored],
-            ["errors", load.errors],
-            ["load / drain", f"{load.seconds:.1f}s / {result.drain_seconds:.2f}s"],
+            ["votes accepted (202)", f"{result.accepted:,}"],
+            ["votes stored", f"{result.stored:,}"],
+            ["request errors", load.requests.failures],
+            ["load / drain", f"{load.duration_s:.1f}s / {result.drain_seconds:.2f}s"],
             ["persisted votes/s", f"{result.votes_per_second:,.0f}"],
+            ["latency p50 / p99", f"{load.requests.p50_ms:g} / {load.requests.p99_ms:g} ms"],
         ],
     )
     emit(payload, summary, as_json)
-    if not as_json:
+    if not as_json and result.top_title is not None:
         emit({}, results_table(result.top_title), False)
-    if result.lost != 0:
+    if result.lost or not result.accepted:
         raise PipelineFailed(
-            f"{result.lost} accepted votes were not stored",
+            f"{result.lost} of {result.accepted} accepted votes were not stored",
             hint="inspect the DLQs with `votectl queue stats`",
         )
 

@@ -40,6 +40,14 @@ class LocalOperations:
         finally:
             table.close()
 
+    def top_title(self) -> str | None:
+        """The title with the most votes, if any."""
+        table = SqliteVoteTable(self.layout.require().table_db)
+        try:
+            return table.top_title()
+        finally:
+            table.close()
+
     def results(self, title_id: str) -> Results:
         table = SqliteVoteTable(self.layout.require().table_db)
         try:

@@ -66,6 +66,12 @@ class SqliteVoteTable:
         ).fetchone()
         return None if row is None else (row[0], row[1])
 
+    def top_title(self) -> str | None:
+        row = self._con.execute(
+            "SELECT title_id FROM votes GROUP BY title_id ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def results(self, title_id: str) -> Results:
         counts = {
             (aspect, score): n
