@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from lambdas.contract import Vote
 
-__all__ = ["MessageQueue", "QueueUnavailable", "VoteTable"]
+__all__ = ["Handler", "MessageQueue", "QueueUnavailable", "VoteTable", "built_on_first_call"]
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def built_on_first_call(build: Callable[[], Handler]) -> Handler:
+    """A Lambda entry point whose handler (boto3 clients, environment) is built once, on the
+    first invocation: importing the module needs no AWS configuration."""
+    built: list[Handler] = []
+
+    def entry(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if not built:
+            built.append(build())
+        return built[0](event, context)
+
+    return entry
 
 
 class QueueUnavailable(Exception):

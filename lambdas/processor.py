@@ -8,16 +8,13 @@ queue cannot be reached, every record that contributed votes is reported in
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 from lambdas.batch import failures, votes_of
 from lambdas.contract import latest_per_identity, pack
-from lambdas.ports import MessageQueue, QueueUnavailable
+from lambdas.ports import Handler, MessageQueue, QueueUnavailable, built_on_first_call
 
 __all__ = ["handler", "make_handler"]
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def make_handler(ready: MessageQueue) -> Handler:
@@ -39,14 +36,11 @@ def make_handler(ready: MessageQueue) -> Handler:
     return handle
 
 
-_default: Handler | None = None
+def _build() -> Handler:
+    from lambdas.adapters import SqsQueue
+
+    return make_handler(SqsQueue(os.environ["READY_QUEUE_URL"]))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point: ready queue from READY_QUEUE_URL, built on first use."""
-    global _default
-    if _default is None:
-        from lambdas.adapters import SqsQueue
-
-        _default = make_handler(SqsQueue(os.environ["READY_QUEUE_URL"]))
-    return _default(event, context)
+handler = built_on_first_call(_build)
+"""The Lambda entry point: the SQS queue named by READY_QUEUE_URL."""

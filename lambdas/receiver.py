@@ -9,18 +9,16 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from lambdas.contract import MAX_BODY_BYTES, Invalid, Problem, decode_request, pack
-from lambdas.ports import MessageQueue, QueueUnavailable
+from lambdas.ports import Handler, MessageQueue, QueueUnavailable, built_on_first_call
 
 __all__ = ["handler", "make_handler"]
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _encode = msgspec.json.Encoder().encode
 _JSON = {"content-type": "application/json"}
 _ROUTES = {"/votes": "POST", "/health": "GET"}
@@ -90,14 +88,11 @@ def make_handler(queue: MessageQueue) -> Handler:
     return handle
 
 
-_default: Handler | None = None
+def _build() -> Handler:
+    from lambdas.adapters import SqsQueue
+
+    return make_handler(SqsQueue(os.environ["VOTES_QUEUE_URL"]))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point: SQS queue from VOTES_QUEUE_URL, built on first use."""
-    global _default
-    if _default is None:
-        from lambdas.adapters import SqsQueue
-
-        _default = make_handler(SqsQueue(os.environ["VOTES_QUEUE_URL"]))
-    return _default(event, context)
+handler = built_on_first_call(_build)
+"""The Lambda entry point: the SQS queue named by VOTES_QUEUE_URL."""

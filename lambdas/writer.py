@@ -7,16 +7,13 @@ the others on retry changes nothing, so at-least-once delivery never double-coun
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 from lambdas.batch import failures, votes_of
 from lambdas.contract import latest_per_identity
-from lambdas.ports import VoteTable
+from lambdas.ports import Handler, VoteTable, built_on_first_call
 
 __all__ = ["handler", "make_handler"]
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def make_handler(table: VoteTable) -> Handler:
@@ -31,14 +28,11 @@ def make_handler(table: VoteTable) -> Handler:
     return handle
 
 
-_default: Handler | None = None
+def _build() -> Handler:
+    from lambdas.adapters import DynamoVoteTable
+
+    return make_handler(DynamoVoteTable(os.environ["TABLE_NAME"]))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point: DynamoDB table from TABLE_NAME, built on first use."""
-    global _default
-    if _default is None:
-        from lambdas.adapters import DynamoVoteTable
-
-        _default = make_handler(DynamoVoteTable(os.environ["TABLE_NAME"]))
-    return _default(event, context)
+handler = built_on_first_call(_build)
+"""The Lambda entry point: the DynamoDB table named by TABLE_NAME."""

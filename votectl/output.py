@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["Progress", "StatusLine", "emit", "err", "fail_line", "out", "table", "warn"]
@@ -43,9 +44,9 @@ def warn(message: str) -> None:
 
 def fail_line(message: str, hint: str | None) -> None:
     """The one line (plus hint) the CLI boundary prints for a known error."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     if hint:
-        err.print(f"[dim]hint:[/] {hint}", soft_wrap=True)
+        err.print(f"[dim]hint:[/] {escape(hint)}", soft_wrap=True)
 
 
 class StatusLine:

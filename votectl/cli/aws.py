@@ -11,9 +11,9 @@ import click
 import typer
 from rich.console import Group
 
-from votectl.cli.options import EndpointUrl, JsonOut, Profile, Region, StageName, resolve
+from votectl.cli.options import JsonOut, StageName, with_stage
 from votectl.cli.render import queue_table
-from votectl.config import Stage
+from votectl.config import Stage, load_stage
 from votectl.errors import UsageError
 from votectl.output import Progress, emit, err, table
 
@@ -24,18 +24,6 @@ if TYPE_CHECKING:
 
 OutDir = Annotated[Path, typer.Option("--out", help="Where the zips are written.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before changing the stack.")]
-
-
-def _stage(
-    stage: str | None, region: str | None, profile: str | None, endpoint_url: str | None
-) -> Stage:
-    resolved = resolve(stage, region=region, profile=profile, endpoint_url=endpoint_url)
-    if resolved.is_local:
-        raise UsageError(
-            "stage 'local' is the embedded target; this command needs an AWS stage",
-            hint="pass --stage NAME for a stage defined in votectl.toml ([stages.NAME])",
-        )
-    return resolved
 
 
 def _can_ask(yes: bool) -> None:
@@ -62,7 +50,7 @@ def bundle(
     """Build one reproducible zip per function (receiver, processor, writer)."""
     from votectl.aws.bundle import ARCHITECTURES, build
 
-    architecture = arch or resolve(stage).architecture
+    architecture = arch or load_stage(stage).architecture
     if architecture not in ARCHITECTURES:
         raise UsageError(
             f"--arch must be one of {', '.join(ARCHITECTURES)}", hint="arm64 is the default"
@@ -73,11 +61,9 @@ def bundle(
     emit(result.to_json(), table(title, ["zip", "bytes", "sha256"], rows), as_json)
 
 
+@with_stage(local=False)
 def deploy(
-    stage: StageName = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
+    stage: Stage,
     yes: Yes = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show the change set, then delete it.")
@@ -95,7 +81,7 @@ def deploy(
     from votectl.aws.deploy import deploy as run_deploy
     from votectl.aws.session import Aws
 
-    resolved = _stage(stage, region, profile, endpoint_url)
+    resolved = stage
     _can_ask(yes or dry_run)
     progress = Progress("deploy")
     done: list[str] = []
@@ -131,11 +117,9 @@ def deploy(
     emit(result.to_json(), human, as_json)
 
 
+@with_stage(local=False)
 def destroy(
-    stage: StageName = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
+    stage: Stage,
     yes: Yes = False,
     purge: Annotated[
         bool, typer.Option("--purge", help="Also empty and delete the artifacts bucket.")
@@ -147,7 +131,7 @@ def destroy(
     from votectl.aws.deploy import destroy as run_destroy
     from votectl.aws.session import Aws
 
-    resolved = _stage(stage, region, profile, endpoint_url)
+    resolved = stage
     _can_ask(yes)
     what = f"Delete stack {resolved.stack_name}, its queues and its votes table"
     if not _ask(what + (" and the artifacts bucket?" if purge else "?"), yes):
@@ -163,17 +147,12 @@ def destroy(
     emit(result.to_json(), "\n".join(lines), as_json)
 
 
-def status(
-    stage: StageName = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
-    as_json: JsonOut = False,
-) -> None:
+@with_stage(local=False)
+def status(stage: Stage, as_json: JsonOut = False) -> None:
     """Stack status, endpoint, functions and code hashes, queue depths, table."""
     from votectl.aws.ops import AwsOperations
 
-    report = AwsOperations(_stage(stage, region, profile, endpoint_url)).status()
+    report = AwsOperations(stage).status()
     head = table(
         f"{report.stack} ({report.region})",
         ["", ""],

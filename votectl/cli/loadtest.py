@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from votectl.cli.options import DataDir, JsonOut, StageName, resolve
+from votectl.cli.options import JsonOut, with_stage
+from votectl.config import Stage
 from votectl.errors import PipelineFailed
 from votectl.loadtest import SHAPES, USER_CLASSES, LoadSettings, LoadtestResult, run
 from votectl.output import emit, err, table
@@ -17,25 +18,25 @@ _CLASSES = ", ".join(USER_CLASSES)
 Users = Annotated[int, typer.Option("--users", "-u", help="Concurrent users (peak for a shape).")]
 SpawnRate = Annotated[
     float | None,
-    typer.Option("--spawn-rate", "-r", help="Users started per second [default: all]."),
+    typer.Option("--spawn-rate", "-r", help="Users started per second \\[default: all]."),
 ]
 Duration = Annotated[str, typer.Option("--duration", "-t", help="Run time: 30s, 2m, 1h30m.")]
 Shape = Annotated[str, typer.Option(help=f"Load shape: {', '.join(SHAPES)}.")]
 UserClass = Annotated[
     list[str] | None,
-    typer.Option("--user-class", "-c", help=f"Repeatable: {_CLASSES} [default: SingleVoter]."),
+    typer.Option("--user-class", "-c", help=f"Repeatable: {_CLASSES} \\[default: SingleVoter]."),
 ]
 BatchSize = Annotated[int | None, typer.Option(help="Votes per BatchVoter request (1-500).")]
 ReportDir = Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")]
-Html = Annotated[Path | None, typer.Option(help="HTML report [default: REPORT_DIR/report.html].")]
+Html = Annotated[Path | None, typer.Option(help="HTML report \\[default: REPORT_DIR/report.html].")]
 Verify = Annotated[
     bool, typer.Option("--verify/--no-verify", help="Drain, then compare the table's growth.")
 ]
 
 
+@with_stage()
 def loadtest(
-    stage: StageName = None,
-    data_dir: DataDir = None,
+    stage: Stage,
     users: Users = 50,
     spawn_rate: SpawnRate = None,
     duration: Duration = "30s",
@@ -62,7 +63,7 @@ def loadtest(
         html=html,
         verify=verify,
     )
-    result = run(resolve(stage, data_dir=data_dir), settings, _progress)
+    result = run(stage, settings, _progress)
     emit(result.to_json(), _summary_table(result), as_json)
     if result.errors and not as_json:
         rows = [[e.name, e.error, e.occurrences] for e in result.errors]

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from votectl.cli.options import DataDir, JsonOut, resolve
+from votectl.cli.options import DataDir, JsonOut
 from votectl.cli.render import results_table
+from votectl.config import LOCAL, load_stage
 from votectl.errors import PipelineFailed
 from votectl.output import StatusLine, emit, err, table
 
@@ -40,7 +41,7 @@ def up(
     from votectl.local.chaos import parse_chaos
     from votectl.local.supervisor import UpSettings, run_up
 
-    stage = resolve(None, data_dir=data_dir)
+    stage = load_stage(LOCAL, data_dir=data_dir)
     settings = UpSettings(
         host=host,
         port=port,

@@ -6,42 +6,29 @@ from typing import Annotated
 
 import typer
 
-from votectl.cli.options import DataDir, EndpointUrl, JsonOut, Profile, Region, StageName, resolve
+from votectl.cli.options import JsonOut, with_stage
 from votectl.cli.render import queue_table, results_table
+from votectl.config import Stage
 from votectl.model import queue_stats_json
-from votectl.ops import Operations, open_target
+from votectl.ops import open_target
 from votectl.output import Progress, emit, table
 
 queue_app = typer.Typer(help="Inspect the queues.", no_args_is_help=True)
 table_app = typer.Typer(help="Inspect the votes table.", no_args_is_help=True)
 
 
-def _target(
-    stage: str | None,
-    data_dir: str | None,
-    region: str | None,
-    profile: str | None,
-    endpoint_url: str | None,
-) -> Operations:
-    return open_target(resolve(stage, data_dir, region, profile, endpoint_url))
-
-
 @queue_app.command("stats")
-def queue_stats(
-    stage: StageName = None,
-    data_dir: DataDir = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
-    as_json: JsonOut = False,
-) -> None:
+@with_stage()
+def queue_stats(stage: Stage, as_json: JsonOut = False) -> None:
     """Messages visible, in flight and delayed, per queue and DLQ."""
-    stats = _target(stage, data_dir, region, profile, endpoint_url).queue_stats()
+    stats = open_target(stage).queue_stats()
     emit(queue_stats_json(stats), queue_table(stats), as_json)
 
 
 @table_app.command("count")
+@with_stage()
 def table_count(
+    stage: Stage,
     exact: Annotated[
         bool,
         typer.Option(
@@ -49,18 +36,13 @@ def table_count(
             help="On AWS: count with a parallel Scan instead of DescribeTable's estimate.",
         ),
     ] = False,
-    stage: StageName = None,
-    data_dir: DataDir = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
     as_json: JsonOut = False,
 ) -> None:
     """How many votes the table holds (one per user, title and aspect)."""
-    target = _target(stage, data_dir, region, profile, endpoint_url)
+    target = open_target(stage)
     with Progress("counting") as progress:
         count = target.table_count(exact=exact, on_progress=progress.update)
-    note = "exact" if count.exact else "approximate"
+    note = "exact" if count.exact else "approximate: DescribeTable refreshes about every 6 hours"
     if count.age_seconds is not None:
         note += f", {count.age_seconds / 3600:.1f} h old"
     emit(
@@ -70,39 +52,34 @@ def table_count(
     )
 
 
+@with_stage()
 def results(
+    stage: Stage,
     title_id: Annotated[str, typer.Argument(help="The title whose votes to summarise.")],
-    stage: StageName = None,
-    data_dir: DataDir = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
     as_json: JsonOut = False,
 ) -> None:
     """Votes, mean and score histogram per aspect for one title."""
-    res = _target(stage, data_dir, region, profile, endpoint_url).results(title_id)
+    res = open_target(stage).results(title_id)
     emit(res.to_json(), results_table(res), as_json)
 
 
+@with_stage()
 def redrive(
+    stage: Stage,
     queue: Annotated[
         str | None, typer.Option("--queue", help="Only this queue's DLQ (votes or ready).")
     ] = None,
     max_per_second: Annotated[
-        int | None, typer.Option(help="On AWS: move rate cap (1-500 messages/s).", min=1, max=500)
+        int | None,
+        typer.Option(help="On AWS: move rate cap (1-500 messages/s).", min=1, max=500),
     ] = None,
     cancel: Annotated[
         bool, typer.Option("--cancel", help="On AWS: cancel a running move task.")
     ] = False,
-    stage: StageName = None,
-    data_dir: DataDir = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
     as_json: JsonOut = False,
 ) -> None:
     """Move every DLQ's messages back to its source queue."""
-    target = _target(stage, data_dir, region, profile, endpoint_url)
+    target = open_target(stage)
     with Progress("redrive") as progress:
         result = target.redrive(
             queue=queue, max_per_second=max_per_second, cancel=cancel, on_progress=progress.update
