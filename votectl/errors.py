@@ -6,10 +6,14 @@ VotectlError                 exit 1, operational failure
 │   └── UnknownStage         --stage names no stage
 ├── NotRunning               the local pipeline's data dir does not exist yet
 ├── AlreadyRunning           another `votectl up` holds the data dir
-├── PipelineFailed           `votectl up` / demo could not start or did not finish
+├── PipelineFailed           `votectl up` / demo could not start, drain, or lost votes
+├── LoadtestFailed           Locust failed or wrote no summary
+├── BundleFailed             a function zip could not be built (wheel, platform)
 └── AwsError                 an AWS call failed (credentials, endpoint, stack state, ...)
     ├── MissingCredentials
     ├── StackNotFound
+    ├── StackBusy            the stack is mid-update or in a failed state
+    ├── ResourceMissing      a stack resource is gone
     └── DeployFailed
 """
 
@@ -21,6 +25,7 @@ __all__ = [
     "BundleFailed",
     "ConfigError",
     "DeployFailed",
+    "LoadtestFailed",
     "MissingCredentials",
     "NotRunning",
     "PipelineFailed",
@@ -66,6 +71,10 @@ class AlreadyRunning(VotectlError):
 
 class PipelineFailed(VotectlError):
     hint = "run `votectl up` in the foreground to see why"
+
+
+class LoadtestFailed(VotectlError):
+    hint = "run the printed locust command by hand to see why"
 
 
 class BundleFailed(VotectlError):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from votectl.config import Stage
-from votectl.errors import UsageError, VotectlError
+from votectl.errors import LoadtestFailed, UsageError, VotectlError
 from votectl.ops import Operations, drain, open_target
 
 __all__ = [
@@ -275,7 +275,7 @@ def _run_locust(cmd: list[str], output: Output) -> None:
             output(line.rstrip())
     if proc.returncode != 0:
         last = next((t for t in reversed(tail) if t.strip()), "")
-        raise VotectlError(
+        raise LoadtestFailed(
             f"locust exited with code {proc.returncode}: {last}",
             hint=f"run it by hand to see why: {' '.join(cmd)}",
         )
@@ -298,7 +298,7 @@ def read_summary(path: Path) -> tuple[RequestStats, list[ErrorKind], dict[str, A
         )
         errors = [ErrorKind(**e) for e in data["errors"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise VotectlError(f"locust wrote no readable summary at {path}: {exc}") from None
+        raise LoadtestFailed(f"locust wrote no readable summary at {path}: {exc}") from None
     return stats, errors, data
 
 

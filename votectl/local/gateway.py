@@ -36,8 +36,9 @@ class GroupCommitQueue:
 
     The buffered bodies of all requests handled since the last commit go into one SQLite
     transaction, run on the loop itself (a commit takes about 0.1 ms; a worker thread cost
-    0.5 ms of handoff per commit). When a poller holds the write lock, the commit is retried
-    from the loop after 50 us to 1 ms, so the loop keeps reading requests meanwhile.
+    0.5 ms of handoff per commit). The queue must not wait for the lock (``lock_wait=0``):
+    when a poller holds it, the commit is retried from the loop after 50 us to 1 ms, so the
+    loop keeps reading requests meanwhile.
     ``take_ticket()`` gives the future of the commit holding the last ``send``.
     """
 
@@ -76,7 +77,7 @@ class GroupCommitQueue:
         self, batch: list[bytes], done: asyncio.Future[None], pause: float, deadline: float
     ) -> None:
         try:
-            self._queue.send(batch, wait=False)
+            self._queue.send(batch)  # a queue with lock_wait=0: Locked instead of blocking
         except Locked:
             if time.monotonic() < deadline:
                 retry = min(pause * 2, 0.001)

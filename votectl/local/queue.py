@@ -86,31 +86,32 @@ class SqliteQueue:
         name: str,
         visibility_timeout: float = 30.0,
         max_receive_count: int = 3,
+        lock_wait: float = 30.0,
     ) -> None:
+        """``lock_wait``: seconds a write waits for another process's lock; 0 raises
+        ``Locked`` at once (the gateway's event loop retries later instead of blocking)."""
         self.path = Path(path)
         self.name = name
         self.dlq_name = f"{name}-dlq"
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
         self.arn = f"arn:aws:sqs:local:000000000000:{name}"
-        self._con = connect(self.path, _SCHEMA)
+        self._con = connect(self.path, _SCHEMA, lock_wait)
 
     def close(self) -> None:
         self._con.close()
 
     # --- sending ----------------------------------------------------------------------
 
-    def send(
-        self, bodies: Sequence[bytes | str], delay_seconds: float = 0, wait: bool = True
-    ) -> None:
+    def send(self, bodies: Sequence[bytes | str], delay_seconds: float = 0) -> None:
         """Append ``bodies`` in one transaction; returns once they are committed.
 
-        ``wait=False``: raise ``Locked`` at once if another writer holds the lock.
+        Raises ``Locked`` if another writer holds the lock longer than ``lock_wait``.
         """
         now = _now_ms()
         visible = now + int(delay_seconds * 1000)
         con = self._con
-        with Transaction(con, 30.0 if wait else 0):
+        with Transaction(con):
             seq = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
             first = (seq[0] if seq else 0) + 1  # ids are never reused: receipts stay unique
             ids = range(first, first + len(bodies))

@@ -72,7 +72,9 @@ async def _serve(
     spec: GatewaySpec, sock: socket.socket, stop: Any, ready: Any, accepted: Any
 ) -> None:
     layout = Layout.of(spec.data_dir)
-    votes = SqliteQueue(layout.votes_db, "votes", spec.visibility_timeout, spec.max_receive_count)
+    votes = SqliteQueue(
+        layout.votes_db, "votes", spec.visibility_timeout, spec.max_receive_count, lock_wait=0
+    )
     queue = GroupCommitQueue(votes, asyncio.get_running_loop())
     gateway = Gateway(chaotic("receiver", receiver.make_handler(queue), spec.chaos), queue)
     config = uvicorn.Config(
