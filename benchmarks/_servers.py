@@ -1,7 +1,8 @@
 """The servers the benchmark measures besides `votectl up`: the ceiling app and the moto path.
 
-Run as a script: ``python benchmarks/_servers.py ceiling PORT`` or ``moto PORT`` (with the
-queue URLs, table name and moto endpoint in the environment).
+Run as a script: ``python benchmarks/_servers.py ceiling PORT [WORKERS]`` (WORKERS uvicorn
+processes sharing the port, as `votectl up --workers`) or ``moto PORT`` (with the queue URLs,
+table name and moto endpoint in the environment).
 """
 
 from __future__ import annotations
@@ -100,6 +101,15 @@ def serve_moto(port: int) -> None:
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
     if kind == "ceiling":
-        uvicorn.run(ceiling, host="127.0.0.1", port=port, **SERVER_SETTINGS)
+        workers = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+        here = os.path.dirname(os.path.abspath(__file__))
+        uvicorn.run(
+            "_servers:ceiling",
+            app_dir=here,
+            host="127.0.0.1",
+            port=port,
+            workers=workers,
+            **SERVER_SETTINGS,
+        )
     else:
         serve_moto(port)

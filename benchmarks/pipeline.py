@@ -5,7 +5,8 @@
 One load generator for every row (wrk + benchmarks/votes.lua, distinct votes; single votes and
 batches of 500), each row run ``--runs`` times, medians printed:
 
-1. ceiling: a bare ASGI app (uvicorn, httptools + uvloop, as `votectl up`) that answers 202;
+1. ceiling: a bare ASGI app (uvicorn, httptools + uvloop, as many processes as `votectl up`
+   runs gateways) that reads the body and answers 202;
 2. local:   a real `votectl up`; persisted votes/s = accepted / (load + drain), nothing lost;
 3. moto:    the same handlers over SQS + DynamoDB on a moto server (the common Python baseline).
 
@@ -138,7 +139,8 @@ def child(args: list[str], port: int, env: dict[str, str] | None = None) -> Iter
 
 def ceiling(seconds: float, connections: int, per_request: int) -> Sample:
     port = free_port()
-    with child([str(HERE / "_servers.py"), "ceiling", str(port)], port) as url:
+    # as many server processes as `votectl up` runs gateways: the same server, minus the pipeline
+    with child([str(HERE / "_servers.py"), "ceiling", str(port), WORKERS[1]], port) as url:
         load = wrk(url, seconds, connections, per_request, os.urandom(4).hex())
     votes = load.votes(per_request)
     return Sample(votes / load.seconds, votes, None, 0.0, load.p99_ms)
