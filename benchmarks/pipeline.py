@@ -146,7 +146,7 @@ def ceiling(seconds: float, connections: int, per_request: int) -> Sample:
     return Sample(votes / load.seconds, votes, None, 0.0, load.p99_ms)
 
 
-WORKERS = ["--workers", "2"]
+WORKERS = ["--workers", "1"]
 
 
 def local(seconds: float, connections: int, per_request: int) -> Sample:
@@ -235,7 +235,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rows", default="ceiling,local,moto")
     parser.add_argument("--moto-runs", type=int, default=1, help="runs of the slow moto row")
-    parser.add_argument("--workers", type=int, default=2, help="`votectl up --workers` (local)")
+    parser.add_argument("--workers", type=int, default=1, help="`votectl up --workers` (local)")
     parser.add_argument("--sizes", default=f"1,{BATCH}", help="votes per request to run")
     args = parser.parse_args()
     WORKERS[1] = str(args.workers)

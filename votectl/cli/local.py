@@ -33,8 +33,11 @@ def up(
         ),
     ] = None,
     workers: Annotated[
-        int, typer.Option(help="Gateway processes sharing the port.", min=1, max=64)
-    ] = 2,
+        int,
+        typer.Option(
+            help="Gateway processes sharing the port (more cores: more workers).", min=1, max=64
+        ),
+    ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live status line.")] = False,
 ) -> None:
     """Run the pipeline on this machine until Ctrl-C: endpoint, queues, pollers, table."""

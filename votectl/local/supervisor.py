@@ -47,7 +47,7 @@ class UpSettings:
     max_receive_count: int = 3
     chaos: dict[str, float] = field(default_factory=dict)
     batch_size: int = 1000
-    workers: int = 2
+    workers: int = 1
 
 
 @contextlib.contextmanager
