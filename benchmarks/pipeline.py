@@ -33,7 +33,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from votectl.local.child import running_pipeline  # noqa: E402
+from votectl.local.child import running_pipeline, stop  # noqa: E402
 from votectl.local.ops import LocalOperations  # noqa: E402
 from votectl.ops import drain  # noqa: E402
 
@@ -126,12 +126,7 @@ def child(args: list[str], port: int, env: dict[str, str] | None = None) -> Iter
         wait_listening(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, grace=10)
 
 
 # --- the rows -----------------------------------------------------------------------------------

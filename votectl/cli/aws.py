@@ -81,7 +81,6 @@ def deploy(
     from votectl.aws.deploy import deploy as run_deploy
     from votectl.aws.session import Aws
 
-    resolved = stage
     _can_ask(yes or dry_run)
     progress = Progress("deploy")
     done: list[str] = []
@@ -90,20 +89,20 @@ def deploy(
     def confirm(changes: Sequence[Change]) -> bool:
         err.print(_changes_table(changes))
         total[0] = len(changes)
-        return _ask(f"Apply {len(changes)} change(s) to {resolved.stack_name}?", yes)
+        return _ask(f"Apply {len(changes)} change(s) to {stage.stack_name}?", yes)
 
     def on_event(event: StackEvent) -> None:
         if event.status.endswith("_FAILED"):
             err.print(f"[red]{event.status}[/] {event.logical_id}: {event.reason}")
-        if event.status.endswith("_COMPLETE") and event.logical_id != resolved.stack_name:
+        if event.status.endswith("_COMPLETE") and event.logical_id != stage.stack_name:
             done.append(event.logical_id)
-        progress.update(f"applying {resolved.stack_name}", len(done), total[0] or None)
+        progress.update(f"applying {stage.stack_name}", len(done), total[0] or None)
 
     hooks = Hooks(
         confirm=confirm, on_step=lambda step: err.print(f"[dim]{step}[/]"), on_event=on_event
     )
     with progress:
-        result = run_deploy(Aws(resolved), hooks, out_dir=out, dry_run=dry_run)
+        result = run_deploy(Aws(stage), hooks, out_dir=out, dry_run=dry_run)
     human: Any = {
         "no-op": f"{result.stack}: no changes; nothing deployed",
         "declined": f"{result.stack}: not applied; the change set was deleted",
@@ -131,13 +130,12 @@ def destroy(
     from votectl.aws.deploy import destroy as run_destroy
     from votectl.aws.session import Aws
 
-    resolved = stage
     _can_ask(yes)
-    what = f"Delete stack {resolved.stack_name}, its queues and its votes table"
+    what = f"Delete stack {stage.stack_name}, its queues and its votes table"
     if not _ask(what + (" and the artifacts bucket?" if purge else "?"), yes):
         raise typer.Exit(1)
     hooks = Hooks(on_step=lambda step: err.print(f"[dim]{step}[/]"))
-    result = run_destroy(Aws(resolved), hooks, purge=purge)
+    result = run_destroy(Aws(stage), hooks, purge=purge)
     lines = [f"{result.stack}: " + ("deleted" if result.deleted else "was not deployed")]
     lines.append(
         f"kept artifacts bucket {result.bucket} (delete it with --purge)"

@@ -7,12 +7,24 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from votectl.errors import PipelineFailed
 from votectl.local.layout import Layout
 from votectl.ops import wait_for
 
-__all__ = ["running_pipeline"]
+__all__ = ["running_pipeline", "stop"]
+
+
+def stop(proc: subprocess.Popen[Any], grace: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager
@@ -37,10 +49,4 @@ def running_pipeline(data_dir: Path, *extra: str, timeout: float = 30.0) -> Iter
         wait_for(ready, timeout, "`votectl up` to listen")
         yield layout.running_url() or ""
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
