@@ -10,18 +10,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from lambdas.batch import failures, votes_of
+from lambdas.batch import Count, emf_count, failures, votes_of
 from lambdas.contract import latest_per_identity, pack
 from lambdas.ports import Handler, MessageQueue, QueueUnavailable, built_on_first_call
 
 __all__ = ["handler", "make_handler"]
 
 
-def make_handler(ready: MessageQueue) -> Handler:
+def make_handler(ready: MessageQueue, count: Count | None = None) -> Handler:
+    """``count(stage, n)`` is told how many votes were rejected (the local runtime's counter,
+    or a CloudWatch metric on Lambda)."""
+
     def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         votes = []
         contributors = []
-        for message_id, record_votes in votes_of(event.get("Records", []), "processor"):
+        for message_id, record_votes in votes_of(event.get("Records", []), "processor", count):
             votes.extend(record_votes)
             contributors.append(message_id)
         if not votes:
@@ -39,7 +42,7 @@ def make_handler(ready: MessageQueue) -> Handler:
 def _build() -> Handler:
     from lambdas.adapters import SqsQueue
 
-    return make_handler(SqsQueue(os.environ["READY_QUEUE_URL"]))
+    return make_handler(SqsQueue(os.environ["READY_QUEUE_URL"]), emf_count)
 
 
 handler = built_on_first_call(_build)

@@ -9,16 +9,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from lambdas.batch import failures, votes_of
+from lambdas.batch import Count, emf_count, failures, votes_of
 from lambdas.contract import latest_per_identity
 from lambdas.ports import Handler, VoteTable, built_on_first_call
 
 __all__ = ["handler", "make_handler"]
 
 
-def make_handler(table: VoteTable) -> Handler:
+def make_handler(table: VoteTable, count: Count | None = None) -> Handler:
+    """``count(stage, n)``: as the processor's."""
+
     def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        records = votes_of(event.get("Records", []), "writer")
+        records = votes_of(event.get("Records", []), "writer", count)
         kept = latest_per_identity((vote, mid) for mid, votes in records for vote in votes)
         if not kept:
             return failures([])
@@ -31,7 +33,7 @@ def make_handler(table: VoteTable) -> Handler:
 def _build() -> Handler:
     from lambdas.adapters import DynamoVoteTable
 
-    return make_handler(DynamoVoteTable(os.environ["TABLE_NAME"]))
+    return make_handler(DynamoVoteTable(os.environ["TABLE_NAME"]), emf_count)
 
 
 handler = built_on_first_call(_build)

@@ -128,7 +128,10 @@ def test_processor_drops_what_can_never_be_valid(
     ready_queue: SqliteQueue, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = sqs_event(["not json", envelope({**VOTE, "score": 9}, VOTE)])
-    assert processor.make_handler(ready_queue)(event, None) == {"batchItemFailures": []}
+    counted: list[tuple[str, int]] = []
+    handle = processor.make_handler(ready_queue, lambda stage, n: counted.append((stage, n)))
+    assert handle(event, None) == {"batchItemFailures": []}
+    assert counted == [("processor", 1), ("processor", 1)]
     assert len([v for m in bodies(ready_queue) for v in decode_envelope(m)[0]]) == 1
     assert caplog.text.count('"rejected"') == 2
 
@@ -170,3 +173,14 @@ def test_writer_returns_only_the_records_whose_votes_failed() -> None:
     assert response == {
         "batchItemFailures": [{"itemIdentifier": "msg-1"}, {"itemIdentifier": "msg-3"}]
     }
+
+
+def test_rejections_become_a_cloudwatch_embedded_metric(capsys: pytest.CaptureFixture[str]) -> None:
+    from lambdas.batch import emf_count
+
+    emf_count("processor", 3)
+    line = json.loads(capsys.readouterr().out)
+    assert line["RejectedVotes"] == 3 and line["Stage"] == "processor"
+    [metric] = line["_aws"]["CloudWatchMetrics"]
+    assert metric["Metrics"] == [{"Name": "RejectedVotes", "Unit": "Count"}]
+    assert metric["Dimensions"] == [["Stage"]]

@@ -204,3 +204,14 @@ def test_two_gateway_workers_share_the_port_and_lose_nothing(up_factory: Callabl
     assert up.stored() == 600
     up.proc.send_signal(signal.SIGTERM)
     assert up.proc.wait(10) == 0
+
+
+def test_a_message_that_can_never_be_valid_is_dropped_not_retried(up: Up) -> None:
+    from votectl.local.queue import SqliteQueue
+
+    queue = SqliteQueue(up.data_dir / "votes-queue.db", "votes")
+    queue.send([b"not a vote envelope", b'{"votes": [{"user_id": "x"}]}'])
+    up.drained()
+    stats = {q["name"]: q for q in up.json("queue", "stats")["queues"]}
+    assert stats["votes-dlq"]["visible"] == 0  # dropped at once, never retried into the DLQ
+    assert up.stored() == 0

@@ -73,10 +73,10 @@ def up(
 
 def _status_text(s: dict[str, Any]) -> str:
     queues = "  ".join(f"{name} {depth}" for name, depth in s["queues"].items())
-    restarts = f"  restarts {s['restarts']}" if s["restarts"] else ""
+    extra = "".join(f"  {key} {s[key]}" for key in ("rejected", "restarts") if s[key])
     return (
         f"accepted {s['accepted']} ({s['accepted_per_s']:.0f}/s)  queues: {queues}"
-        f"  stored {s['stored']}{restarts}"
+        f"  stored {s['stored']}{extra}"
     )
 
 

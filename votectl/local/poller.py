@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.batch import Count
 from votectl.local.queue import SqliteQueue
 
 __all__ = ["BatchOutcome", "Poller", "PollerSpec", "run_poller"]
@@ -65,7 +66,7 @@ class PollerSpec:
     batch_size: int = 1000
 
 
-def build_poller(spec: PollerSpec) -> Poller:
+def build_poller(spec: PollerSpec, count: Count | None = None) -> Poller:
     from lambdas import processor, writer
     from votectl.local.chaos import chaotic
     from votectl.local.layout import Layout
@@ -75,21 +76,27 @@ def build_poller(spec: PollerSpec) -> Poller:
     votes = SqliteQueue(layout.votes_db, "votes", spec.visibility_timeout, spec.max_receive_count)
     ready = SqliteQueue(layout.ready_db, "ready", spec.visibility_timeout, spec.max_receive_count)
     if spec.stage == "processor":
-        source, handler = votes, processor.make_handler(ready)
+        source, handler = votes, processor.make_handler(ready, count)
     else:
-        source, handler = ready, writer.make_handler(SqliteVoteTable(layout.table_db))
+        source, handler = ready, writer.make_handler(SqliteVoteTable(layout.table_db), count)
     return Poller(source, chaotic(spec.stage, handler, spec.chaos), spec.batch_size)
 
 
-def run_poller(spec: PollerSpec, stop: Any) -> None:
+def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     """A poller process's main: poll until ``stop`` is set or the supervisor is gone.
 
     Signals are the supervisor's to handle; it sets ``stop`` and the current batch finishes.
+    ``rejected`` (a shared multiprocessing Value) counts the votes the handler rejected.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format=f"{spec.stage}: %(message)s")
     parent = os.getppid()
-    poller = build_poller(spec)
+
+    def count(stage: str, n: int) -> None:
+        with rejected.get_lock():
+            rejected.value += n
+
+    poller = build_poller(spec, count)
     while not stop.is_set() and os.getppid() == parent:
         poller.poll_once()

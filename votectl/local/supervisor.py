@@ -131,6 +131,7 @@ def run_up(
         }
         ctx = multiprocessing.get_context("spawn")
         accepted = ctx.Array("q", settings.workers, lock=False)
+        rejected = ctx.Value("q", 0)
         ready = [ctx.Event() for _ in range(settings.workers)]
         gateways = _Group(
             ctx,
@@ -166,6 +167,7 @@ def run_up(
                         settings.chaos.get(stage, 0.0),
                         settings.batch_size,
                     ),
+                    rejected,
                 )
                 for stage in ("processor", "writer")
             ],
@@ -179,7 +181,7 @@ def run_up(
             layout.up_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
             if on_ready and not stopping:
                 on_ready(url)
-            _supervise(layout, gateways, pollers, accepted, stopping, status)
+            _supervise(layout, gateways, pollers, accepted, rejected, stopping, status)
         finally:
             gateways.stop(GATEWAY_GRACE_SECONDS)
             pollers.stop(POLLER_GRACE_SECONDS)
@@ -204,6 +206,7 @@ def _supervise(
     gateways: _Group,
     pollers: _Group,
     accepted: Any,
+    rejected: Any,
     stopping: list[int],
     status: Callable[[dict[str, Any]], None] | None,
 ) -> None:
@@ -226,6 +229,7 @@ def _supervise(
                 "accepted_per_s": (total - last_accepted) / (now - last_time),
                 "queues": {q.name: q.visible + q.in_flight + q.delayed for q in ops.queue_stats()},
                 "stored": ops.table_count().count,
+                "rejected": rejected.value,
                 "restarts": gateways.restarts + pollers.restarts,
             }
         )
