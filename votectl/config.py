@@ -63,11 +63,10 @@ _FIELDS = {f.name: f for f in fields(Stage)}
 def _coerce(stage: str, key: str, value: Any) -> Any:
     if key not in _FIELDS or key == "name":
         raise ConfigError(f"stage {stage!r}: unknown setting {key!r}")
-    default = getattr(Stage, key, None)
-    if isinstance(default, int) and not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"stage {stage!r}: {key} must be a whole number, got {value!r}")
-    if isinstance(default, str | None) and default is not None and not isinstance(value, str):
-        raise ConfigError(f"stage {stage!r}: {key} must be a string, got {value!r}")
+    expected = int if isinstance(getattr(Stage, key, None), int) else str  # else str | None
+    if isinstance(value, bool) or not isinstance(value, expected):
+        kind = "a whole number" if expected is int else "a string"
+        raise ConfigError(f"stage {stage!r}: {key} must be {kind}, got {value!r}")
     return value
 
 

@@ -100,9 +100,6 @@ class GroupCommitQueue:
         if self._pending:
             self._flush()
 
-    def close(self) -> None:
-        """Nothing to release: commits run on the loop."""
-
 
 class _Clock:
     """API Gateway's ``time`` field, formatted once per second."""

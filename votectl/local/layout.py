@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +54,6 @@ class Layout:
         except (OSError, ValueError):
             return None
         try:
-            import os
-
             os.kill(int(info["pid"]), 0)
         except (OSError, KeyError, ValueError, TypeError):
             return None

@@ -101,6 +101,5 @@ async def _serve(
             server.should_exit = True
         await asyncio.sleep(0.05)
     accepted[spec.index] = gateway.accepted
-    queue.close()
     votes.close()
     serving.result()
