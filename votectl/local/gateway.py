@@ -58,20 +58,25 @@ class GroupCommitQueue:
         self._pending.extend(bodies)
         if self._next is None:
             self._next = self._loop.create_future()
+            if not self._running:
+                self._schedule()
         self._ticket = self._next
-        if not self._running:
-            self._flush()
 
     def take_ticket(self) -> asyncio.Future[None] | None:
         ticket, self._ticket = self._ticket, None
         return ticket
 
-    def _flush(self) -> None:
+    def _schedule(self) -> None:
+        # After the callbacks already queued: the requests read on this loop iteration send
+        # before the commit takes the batch, so they share it.
+        self._running = True
+        self._loop.call_soon(self._start)
+
+    def _start(self) -> None:
         batch, self._pending = self._pending, []
         done, self._next = self._next, None
         assert done is not None  # send() made it with the bodies now in the batch
-        self._running = True
-        self._loop.call_soon(self._commit, batch, done, 0.00005, time.monotonic() + self._timeout)
+        self._commit(batch, done, 0.00005, time.monotonic() + self._timeout)
 
     def _commit(
         self, batch: list[bytes], done: asyncio.Future[None], pause: float, deadline: float
@@ -97,8 +102,8 @@ class GroupCommitQueue:
             else:
                 done.set_exception(error)
         self._running = False
-        if self._pending:
-            self._flush()
+        if self._next is not None:  # sends that came while this commit ran
+            self._schedule()
 
 
 class _Clock:

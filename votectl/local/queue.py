@@ -1,9 +1,19 @@
-"""A queue with SQS semantics on one SQLite file (WAL), shared by any number of processes.
+"""A queue with SQS semantics on SQLite (WAL), shared by any number of processes.
 
-One file holds a queue and its DLQ. What it keeps of SQS: batch send/receive/delete, long-poll
-receive, per-message visibility timeout and receive count, the move to the DLQ on the receive
-after ``max_receive_count`` receives, delay, approximate counts, redrive. Receive walks the
-index on (queue, visible_at), so it costs the same with a backlog of a million as with ten.
+A queue is two files, so that senders and consumers never wait for each other's lock:
+
+- the inbox (``path``): what senders append, one row per message with its body. Only senders
+  write it, and consumers' garbage collection now and then;
+- the state (``<stem>-state.db`` beside it): what consumers know about messages they have
+  adopted: visibility, receive count, DLQ membership, and the last inbox id adopted. Only
+  consumers (and redrive) write it.
+
+A receive first redelivers adopted messages whose visibility ran out, then adopts the next
+inbox messages in id order. A delete removes the state row; the inbox row, now garbage, is
+deleted later in batches. What it keeps of SQS: batch send/receive/delete, long-poll receive,
+per-message visibility timeout and receive count, the move to the DLQ on the receive after
+``max_receive_count`` receives, delay, approximate counts, redrive. Receive walks indexes, so it
+costs the same with a backlog of a million as with ten.
 
 A committed send survives ``kill -9`` of every process (see ``votectl.local.db.connect``).
 """
@@ -12,21 +22,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from votectl.errors import VotectlError
 from votectl.local.db import Transaction, connect
 from votectl.model import QueueStat
 
-__all__ = ["Message", "SqliteQueue"]
+__all__ = ["Message", "SqliteQueue", "StaleDataDir"]
 
-# A message's state and its body live in two tables: SQLite rewrites a whole row on UPDATE,
-# and a receive updates the state, so a 50 KB body would be rewritten on every receive.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
+# AUTOINCREMENT: inbox ids are never reused, so the adoption cursor only moves forward.
+_INBOX = """
+CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sent_at INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+"""
+_STATE = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
     queue TEXT NOT NULL,
     sent_at INTEGER NOT NULL,
     visible_at INTEGER NOT NULL,
@@ -34,12 +53,15 @@ CREATE TABLE IF NOT EXISTS messages (
     first_received_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at);
-CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS messages_drop_body AFTER DELETE ON messages
-BEGIN
-    DELETE FROM bodies WHERE id = old.id;
-END;
+CREATE TABLE IF NOT EXISTS adopted (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
 """
+_SEND = "INSERT INTO inbox (sent_at, visible_at, body) SELECT ?1, ?2, value FROM json_each(?3)"
+_IDS = "SELECT value FROM json_each(?)"
+_GC_BATCH = 2048  # inbox rows deleted per garbage collection
+
+
+class StaleDataDir(VotectlError):
+    hint = "remove the data dir (or pass another --data-dir); queued messages in it are lost"
 
 
 def _now_ms() -> int:
@@ -77,7 +99,7 @@ class Message(NamedTuple):
 
 
 class SqliteQueue:
-    """One named queue (and its DLQ, ``<name>-dlq``) in one SQLite file."""
+    """One named queue (and its DLQ, ``<name>-dlq``): an inbox file and a state file."""
 
     max_message_bytes = 256 * 1024
 
@@ -89,18 +111,42 @@ class SqliteQueue:
         max_receive_count: int = 3,
         lock_wait: float = 30.0,
     ) -> None:
-        """``lock_wait``: seconds a write waits for another process's lock; 0 raises
-        ``Locked`` at once (the gateway's event loop retries later instead of blocking)."""
+        """``lock_wait``: seconds a send waits for another process's lock on the inbox; 0
+        raises ``Locked`` at once (the gateway's event loop retries later instead of blocking).
+        The state file, opened on first use, is only for consumers."""
         self.path = Path(path)
+        self.state_path = self.path.with_name(f"{self.path.stem}-state.db")
         self.name = name
         self.dlq_name = f"{name}-dlq"
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
         self.arn = f"arn:aws:sqs:local:000000000000:{name}"
-        self._con = connect(self.path, _SCHEMA, lock_wait)
+        self._inbox = connect(self.path, _INBOX, lock_wait)
+        if self._inbox.execute("SELECT 1 FROM sqlite_master WHERE name = 'bodies'").fetchone():
+            self._inbox.close()
+            raise StaleDataDir(f"{self.path} was written by an earlier votectl")
+        self._state_con: sqlite3.Connection | None = None
+        self._garbage: list[int] = []
+        self._swept = False
+
+    @classmethod
+    def create(cls, path: Path | str, name: str) -> None:
+        """Create both files of the queue, before several processes race to."""
+        queue = cls(path, name)
+        connect(queue.state_path, _STATE).close()
+        queue.close()
 
     def close(self) -> None:
-        self._con.close()
+        if self._state_con is not None:
+            self._collect()
+            self._state_con.close()
+        self._inbox.close()
+
+    @property
+    def _state(self) -> sqlite3.Connection:
+        if self._state_con is None:
+            self._state_con = connect(self.state_path, _STATE)
+        return self._state_con
 
     # --- sending ----------------------------------------------------------------------
 
@@ -110,23 +156,9 @@ class SqliteQueue:
         Raises ``Locked`` if another writer holds the lock longer than ``lock_wait``.
         """
         now = _now_ms()
-        visible = now + int(delay_seconds * 1000)
-        con = self._con
-        with Transaction(con):
-            seq = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
-            first = (seq[0] if seq else 0) + 1  # ids are never reused: receipts stay unique
-            ids = range(first, first + len(bodies))
-            con.executemany(
-                "INSERT INTO messages (id, queue, sent_at, visible_at) VALUES (?, ?, ?, ?)",
-                [(i, self.name, now, visible) for i in ids],
-            )
-            con.executemany(
-                "INSERT INTO bodies (id, body) VALUES (?, ?)",
-                [
-                    (i, b if isinstance(b, str) else b.decode())
-                    for i, b in zip(ids, bodies, strict=True)
-                ],
-            )
+        texts = [b if isinstance(b, str) else b.decode() for b in bodies]
+        with Transaction(self._inbox) as con:
+            con.execute(_SEND, (now, now + int(delay_seconds * 1000), json.dumps(texts)))
 
     # --- receiving --------------------------------------------------------------------
 
@@ -146,43 +178,57 @@ class SqliteQueue:
             messages = self._receive_once(max_messages, visibility_timeout)
             if messages or time.monotonic() >= deadline:
                 return messages
+            self._collect()  # idle: a good time to delete garbage
             time.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))
+
+    def _last_adopted(self) -> int:
+        row = self._state.execute(
+            "SELECT last_id FROM adopted WHERE queue = ?", (self.name,)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def _receive_once(self, max_messages: int, visibility_timeout: float | None) -> list[Message]:
         vt = int(
             (self.visibility_timeout if visibility_timeout is None else visibility_timeout) * 1000
         )
-        con = self._con
+        state = self._state
+        if not self._swept:
+            self._sweep()
         now = _now_ms()
+        # Checked without the write lock: an idle poll never blocks another consumer.
         visible = "SELECT 1 FROM messages WHERE queue = ? AND visible_at <= ? LIMIT 1"
-        if con.execute(visible, (self.name, now)).fetchone() is None:
-            return []  # checked without the write lock: an idle poll never blocks a sender
-        with self._transaction():
+        if state.execute(visible, (self.name, now)).fetchone() is None:
+            last = self._last_adopted()
+            if self._inbox.execute("SELECT 1 FROM inbox WHERE id > ?", (last,)).fetchone() is None:
+                return []
+        with Transaction(state):
             now = _now_ms()
-            rows = con.execute(
+            rows = state.execute(
                 "SELECT id, sent_at, receive_count, first_received_at FROM messages "
                 "WHERE queue = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?",
                 (self.name, now, max_messages),
             ).fetchall()
             spent = [(self.dlq_name, now, r[0]) for r in rows if r[2] >= self.max_receive_count]
             if spent:
-                con.executemany(
+                state.executemany(
                     "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, "
                     "first_received_at = NULL WHERE id = ?",
                     spent,
                 )
             live = [r for r in rows if r[2] < self.max_receive_count]
-            con.executemany(
+            state.executemany(
                 "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, "
                 "first_received_at = coalesce(first_received_at, ?) WHERE id = ?",
                 [(now + vt, now, r[0]) for r in live],
             )
+            if len(rows) < max_messages:
+                live += self._adopt(max_messages - len(rows), now, vt)
         if not live:
             return []
         # Read the bodies after the commit: the messages are hidden now, the lock is free.
         bodies = dict(
-            con.execute(
-                "SELECT id, body FROM bodies WHERE id IN (SELECT value FROM json_each(?))",
+            self._inbox.execute(
+                f"SELECT id, body FROM inbox WHERE id IN ({_IDS})",
                 (json.dumps([r[0] for r in live]),),
             )
         )
@@ -199,23 +245,80 @@ class SqliteQueue:
             if r[0] in bodies  # gone only if its visibility ran out and another consumer deleted it
         ]
 
+    def _adopt(self, room: int, now: int, vt: int) -> list[tuple[int, int, int, None]]:
+        """Take the next ``room`` inbox messages into the state (in its transaction): the
+        visible ones as received now, the delayed ones as waiting. Returns the received."""
+        new = self._inbox.execute(
+            "SELECT id, sent_at, visible_at FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+            (self._last_adopted(), room),
+        ).fetchall()
+        if not new:
+            return []
+        self._state.executemany(
+            "INSERT INTO messages (id, queue, sent_at, visible_at, receive_count, "
+            "first_received_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (i, self.name, sent, now + vt, 1, now)
+                if visible <= now
+                else (i, self.name, sent, visible, 0, None)
+                for i, sent, visible in new
+            ],
+        )
+        self._state.execute(
+            "INSERT OR REPLACE INTO adopted (queue, last_id) VALUES (?, ?)", (self.name, new[-1][0])
+        )
+        return [(i, sent, 0, None) for i, sent, visible in new if visible <= now]
+
     def delete(self, receipt_handles: Sequence[str]) -> int:
         """Delete received messages. A stale handle (the message was received again since)
         deletes nothing, so a slow consumer cannot delete another's delivery."""
         rows = [(int(i), int(n)) for i, _, n in (h.partition(".") for h in receipt_handles)]
-        with self._transaction():
-            cur = self._con.executemany(
+        with Transaction(self._state) as state:
+            deleted = state.executemany(
                 "DELETE FROM messages WHERE id = ? AND receive_count = ?", rows
-            )
-        return cur.rowcount
+            ).rowcount
+        ids = [i for i, _ in rows]
+        if deleted < len(rows):  # some receipts were stale: those messages live on
+            alive = {
+                i
+                for (i,) in self._state.execute(
+                    f"SELECT id FROM messages WHERE id IN ({_IDS})", (json.dumps(ids),)
+                )
+            }
+            ids = [i for i in ids if i not in alive]
+        self._garbage += ids
+        if len(self._garbage) >= _GC_BATCH:
+            self._collect()
+        return deleted
+
+    def _collect(self) -> None:
+        """Delete the inbox rows of deleted messages (one short transaction on the inbox)."""
+        if self._garbage:
+            with Transaction(self._inbox) as inbox:
+                inbox.execute(
+                    f"DELETE FROM inbox WHERE id IN ({_IDS})", (json.dumps(self._garbage),)
+                )
+            self._garbage = []
+
+    def _sweep(self) -> None:
+        """Once per consumer: delete the garbage an earlier consumer left when it died.
+
+        An adopted id absent from the state was deleted for good: ids are adopted only above
+        the cursor, so read the cursor first and the live ids second."""
+        self._swept = True
+        last = self._last_adopted()
+        live = {i for (i,) in self._state.execute("SELECT id FROM messages WHERE id <= ?", (last,))}
+        stored = self._inbox.execute("SELECT id FROM inbox WHERE id <= ?", (last,))
+        self._garbage += [i for (i,) in stored if i not in live]
+        self._collect()
 
     def change_visibility(self, receipt_handles: Sequence[str], timeout: float) -> None:
         rows = [
             (_now_ms() + int(timeout * 1000), *(int(p) for p in h.split(".", 1)))
             for h in receipt_handles
         ]
-        with self._transaction():
-            self._con.executemany(
+        with Transaction(self._state) as state:
+            state.executemany(
                 "UPDATE messages SET visible_at = ? WHERE id = ? AND receive_count = ?", rows
             )
 
@@ -225,20 +328,25 @@ class SqliteQueue:
         now = _now_ms()
         counts = {
             (queue, kind): n
-            for queue, kind, n in self._con.execute(
+            for queue, kind, n in self._state.execute(
                 "SELECT queue, CASE WHEN visible_at <= ?1 THEN 'visible' "
                 "WHEN receive_count > 0 THEN 'in_flight' ELSE 'delayed' END AS kind, count(*) "
                 "FROM messages GROUP BY queue, kind",
                 (now,),
             )
         }
+        waiting, delayed = self._inbox.execute(
+            "SELECT count(*), count(CASE WHEN visible_at > ? THEN 1 END) FROM inbox WHERE id > ?",
+            (now, self._last_adopted()),
+        ).fetchone()
 
         def stat(queue: str, dlq: bool) -> QueueStat:
+            extra = (0, 0) if dlq else (waiting - delayed, delayed)
             return QueueStat(
                 name=queue,
-                visible=counts.get((queue, "visible"), 0),
+                visible=counts.get((queue, "visible"), 0) + extra[0],
                 in_flight=counts.get((queue, "in_flight"), 0),
-                delayed=counts.get((queue, "delayed"), 0),
+                delayed=counts.get((queue, "delayed"), 0) + extra[1],
                 dlq=dlq,
                 source=self.name if dlq else None,
             )
@@ -247,13 +355,10 @@ class SqliteQueue:
 
     def redrive(self) -> int:
         """Move every DLQ message back to the source queue, visible now, receive count reset."""
-        with self._transaction():
-            cur = self._con.execute(
+        with Transaction(self._state) as state:
+            cur = state.execute(
                 "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, "
                 "first_received_at = NULL WHERE queue = ?",
                 (self.name, _now_ms(), self.dlq_name),
             )
         return cur.rowcount
-
-    def _transaction(self) -> Transaction:
-        return Transaction(self._con)

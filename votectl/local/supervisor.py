@@ -121,7 +121,7 @@ def run_up(
     layout = Layout.of(settings.data_dir)
     with _exclusive(layout):
         for path, name in ((layout.votes_db, "votes"), (layout.ready_db, "ready")):
-            SqliteQueue(path, name).close()  # create the files before the children race
+            SqliteQueue.create(path, name)  # before the children race to
         SqliteVoteTable(layout.table_db).close()
         sock = _bind(settings.host, settings.port)
         stopping: list[int] = []
