@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,10 @@ class PollerSpec:
     max_receive_count: int
     chaos: float = 0.0
     batch_size: int = 1000
+    # Lambda's MaximumBatchingWindowInSeconds, locally: poll at most once per window unless
+    # the last batch came full. Fewer, larger batches: the writer's commits cost half as much
+    # per vote at 1,000 votes as at 300 (the same table pages are written once per commit).
+    batch_window: float = 0.05
 
 
 def build_poller(spec: PollerSpec, count: Count | None = None) -> Poller:
@@ -99,4 +104,8 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
 
     poller = build_poller(spec, count)
     while not stop.is_set() and os.getppid() == parent:
-        poller.poll_once()
+        started = time.monotonic()
+        outcome = poller.poll_once()
+        if 0 < outcome.received < spec.batch_size:
+            stop.wait(max(0.0, spec.batch_window - (time.monotonic() - started)))
+    poller.queue.close()  # deletes the garbage it still holds

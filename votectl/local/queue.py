@@ -21,12 +21,13 @@ A committed send survives ``kill -9`` of every process (see ``votectl.local.db.c
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
+
+import msgspec
 
 from votectl.errors import VotectlError
 from votectl.local.db import Transaction, connect
@@ -57,6 +58,14 @@ CREATE TABLE IF NOT EXISTS adopted (queue TEXT PRIMARY KEY, last_id INTEGER NOT 
 """
 _SEND = "INSERT INTO inbox (sent_at, visible_at, body) SELECT ?1, ?2, value FROM json_each(?3)"
 _IDS = "SELECT value FROM json_each(?)"
+_encode = msgspec.json.encode
+
+
+def _json(value: object) -> str:
+    """JSON text (str: SQLite would take bytes for a BLOB, which newer versions read as JSONB)."""
+    return _encode(value).decode()
+
+
 _GC_BATCH = 2048  # inbox rows deleted per garbage collection
 
 
@@ -158,7 +167,7 @@ class SqliteQueue:
         now = _now_ms()
         texts = [b if isinstance(b, str) else b.decode() for b in bodies]
         with Transaction(self._inbox) as con:
-            con.execute(_SEND, (now, now + int(delay_seconds * 1000), json.dumps(texts)))
+            con.execute(_SEND, (now, now + int(delay_seconds * 1000), _json(texts)))
 
     # --- receiving --------------------------------------------------------------------
 
@@ -221,68 +230,72 @@ class SqliteQueue:
                 "first_received_at = coalesce(first_received_at, ?) WHERE id = ?",
                 [(now + vt, now, r[0]) for r in live],
             )
-            if len(rows) < max_messages:
-                live += self._adopt(max_messages - len(rows), now, vt)
-        if not live:
-            return []
-        # Read the bodies after the commit: the messages are hidden now, the lock is free.
-        bodies = dict(
-            self._inbox.execute(
-                f"SELECT id, body FROM inbox WHERE id IN ({_IDS})",
-                (json.dumps([r[0] for r in live]),),
+            room = max_messages - len(rows)
+            fresh = self._adopt(room, now, vt) if room > 0 else []
+        name = self.name
+        messages = [Message(f"{name}-{i}", f"{i}.1", body, sent, 1, now) for i, sent, body in fresh]
+        if live:
+            # Read the bodies after the commit: the messages are hidden now, the lock is free.
+            bodies = dict(
+                self._inbox.execute(
+                    f"SELECT id, body FROM inbox WHERE id IN ({_IDS})",
+                    (_json([r[0] for r in live]),),
+                )
             )
-        )
-        return [
-            Message(
-                message_id=f"{self.name}-{r[0]}",
-                receipt_handle=f"{r[0]}.{r[2] + 1}",
-                body=bodies[r[0]],
-                sent_at=r[1],
-                receive_count=r[2] + 1,
-                first_received_at=r[3] or now,
-            )
-            for r in live
-            if r[0] in bodies  # gone only if its visibility ran out and another consumer deleted it
-        ]
+            messages += [
+                Message(f"{name}-{i}", f"{i}.{n + 1}", bodies[i], sent, n + 1, first or now)
+                for i, sent, n, first in live
+                if i in bodies  # gone if its visibility ran out and another consumer deleted it
+            ]
+        return messages
 
-    def _adopt(self, room: int, now: int, vt: int) -> list[tuple[int, int, int, None]]:
+    def _adopt(self, room: int, now: int, vt: int) -> list[tuple[int, int, str]]:
         """Take the next ``room`` inbox messages into the state (in its transaction): the
-        visible ones as received now, the delayed ones as waiting. Returns the received."""
+        visible ones as received now, the delayed ones as waiting. Returns (id, sent_at, body)
+        of the received."""
         new = self._inbox.execute(
-            "SELECT id, sent_at, visible_at FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT id, sent_at, visible_at, body FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
             (self._last_adopted(), room),
         ).fetchall()
         if not new:
             return []
-        self._state.executemany(
+        fresh = [(i, sent, body) for i, sent, visible, body in new if visible <= now]
+        self._state.execute(
             "INSERT INTO messages (id, queue, sent_at, visible_at, receive_count, "
-            "first_received_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (i, self.name, sent, now + vt, 1, now)
-                if visible <= now
-                else (i, self.name, sent, visible, 0, None)
-                for i, sent, visible in new
-            ],
+            "first_received_at) SELECT json_extract(value, '$[0]'), ?1, "
+            "json_extract(value, '$[1]'), ?2, 1, ?3 FROM json_each(?4)",
+            (self.name, now + vt, now, _json([(i, sent) for i, sent, _ in fresh])),
         )
+        if len(fresh) < len(new):
+            self._state.executemany(
+                "INSERT INTO messages (id, queue, sent_at, visible_at) VALUES (?, ?, ?, ?)",
+                [(i, self.name, sent, visible) for i, sent, visible, _ in new if visible > now],
+            )
         self._state.execute(
             "INSERT OR REPLACE INTO adopted (queue, last_id) VALUES (?, ?)", (self.name, new[-1][0])
         )
-        return [(i, sent, 0, None) for i, sent, visible in new if visible <= now]
+        return fresh
 
     def delete(self, receipt_handles: Sequence[str]) -> int:
         """Delete received messages. A stale handle (the message was received again since)
         deletes nothing, so a slow consumer cannot delete another's delivery."""
         rows = [(int(i), int(n)) for i, _, n in (h.partition(".") for h in receipt_handles)]
+        by_count: dict[int, list[int]] = {}
+        for i, n in rows:
+            by_count.setdefault(n, []).append(i)
+        deleted = 0
         with Transaction(self._state) as state:
-            deleted = state.executemany(
-                "DELETE FROM messages WHERE id = ? AND receive_count = ?", rows
-            ).rowcount
+            for n, ids in by_count.items():  # one statement per receive count: usually one
+                deleted += state.execute(
+                    f"DELETE FROM messages WHERE id IN ({_IDS}) AND receive_count = ?",
+                    (_json(ids), n),
+                ).rowcount
         ids = [i for i, _ in rows]
         if deleted < len(rows):  # some receipts were stale: those messages live on
             alive = {
                 i
                 for (i,) in self._state.execute(
-                    f"SELECT id FROM messages WHERE id IN ({_IDS})", (json.dumps(ids),)
+                    f"SELECT id FROM messages WHERE id IN ({_IDS})", (_json(ids),)
                 )
             }
             ids = [i for i in ids if i not in alive]
@@ -295,9 +308,7 @@ class SqliteQueue:
         """Delete the inbox rows of deleted messages (one short transaction on the inbox)."""
         if self._garbage:
             with Transaction(self._inbox) as inbox:
-                inbox.execute(
-                    f"DELETE FROM inbox WHERE id IN ({_IDS})", (json.dumps(self._garbage),)
-                )
+                inbox.execute(f"DELETE FROM inbox WHERE id IN ({_IDS})", (_json(self._garbage),))
             self._garbage = []
 
     def _sweep(self) -> None:
