@@ -3,7 +3,8 @@
     python benchmarks/pipeline.py [--seconds 5] [--runs 3] [--connections 64] [--rows ...]
 
 One load generator for every row (wrk + benchmarks/votes.lua, distinct votes; single votes and
-batches of 500), each row run ``--runs`` times, medians printed:
+batches of 500). The rows take turns, ``--runs`` rounds, and medians are printed, with the
+local/ceiling ratio of each round (the two ran back to back, on the same machine state):
 
 1. ceiling: a bare ASGI app (uvicorn, httptools + uvloop, as many processes as `votectl up`
    runs gateways) that reads the body and answers 202;
@@ -234,30 +235,46 @@ def main() -> None:
     parser.add_argument("--sizes", default=f"1,{BATCH}", help="votes per request to run")
     args = parser.parse_args()
     WORKERS[1] = str(args.workers)
+    rows = args.rows.split(",")
+    sizes = [int(n) for n in args.sizes.split(",")]
     medians: dict[tuple[str, int], float] = {}
+    paired: dict[int, list[float]] = {}
     print(f"{'row':<8} {'votes/req':>9} {'votes/s (median)':>17} {'runs':>30}  lost  drain  p99")
-    for row in args.rows.split(","):
-        for per_request in (int(n) for n in args.sizes.split(",")):
-            if row == "moto" and per_request == BATCH:
-                continue  # minutes per run on moto; the single-vote row makes the point
-            runs = args.moto_runs if row == "moto" else args.runs
-            samples = [ROWS[row](args.seconds, args.connections, per_request) for _ in range(runs)]
-            median = statistics.median(s.votes_per_s for s in samples)
+    for per_request in sizes:
+        # Rows take turns run by run, so a shared machine's drift falls on all rows alike.
+        samples: dict[str, list[Sample]] = {row: [] for row in rows}
+        for run in range(args.runs):
+            for row in rows:
+                if row == "moto" and (per_request == BATCH or run >= args.moto_runs):
+                    continue  # minutes per run on moto; the single-vote row makes the point
+                samples[row].append(ROWS[row](args.seconds, args.connections, per_request))
+            if {"ceiling", "local"} <= set(rows):
+                pair = samples["local"][-1].votes_per_s / samples["ceiling"][-1].votes_per_s
+                paired.setdefault(per_request, []).append(pair)
+        for row, got in samples.items():
+            if not got:
+                continue
+            median = statistics.median(s.votes_per_s for s in got)
             medians[row, per_request] = median
-            each = ", ".join(f"{s.votes_per_s:,.0f}" for s in samples)
+            each = ", ".join(f"{s.votes_per_s:,.0f}" for s in got)
             print(
                 f"{row:<8} {per_request:>9} {median:>17,.0f} {each:>30}"
-                f"  {sum(s.lost for s in samples):>4}"
-                f"  {statistics.median(s.drain_s for s in samples):5.2f}s"
-                f"  {statistics.median(s.p99_ms for s in samples):.1f}ms",
+                f"  {sum(s.lost for s in got):>4}"
+                f"  {statistics.median(s.drain_s for s in got):5.2f}s"
+                f"  {statistics.median(s.p99_ms for s in got):.1f}ms",
                 flush=True,
             )
-    for per_request in (1, BATCH):
+    for per_request in sizes:
         local_ = medians.get(("local", per_request))
         for other in ("ceiling", "moto"):
             if local_ and medians.get((other, per_request)):
                 ratio = local_ / medians[other, per_request]
-                print(f"local / {other} ({per_request} vote(s)/request): {ratio:.2f}x")
+                print(f"local / {other} ({per_request} vote(s)/request): {ratio:.2f}x", end="")
+                pairs = paired.get(per_request) if other == "ceiling" else None
+                if pairs:
+                    each = ", ".join(f"{r:.2f}" for r in pairs)
+                    print(f"; run by run {each} (median {statistics.median(pairs):.2f}x)", end="")
+                print()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from votectl.local.queue import SqliteQueue
 __all__ = ["BatchOutcome", "Poller", "PollerSpec", "run_poller"]
 
 log = logging.getLogger("votectl.poller")
+POLLER_NICENESS = 10
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -97,6 +98,9 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format=f"{spec.stage}: %(message)s")
     parent = os.getppid()
+    # Below the endpoint: when the cores are busy, accepting votes (durable once queued) comes
+    # first and the pollers catch up after, as the queues are there for.
+    os.nice(POLLER_NICENESS)
 
     def count(stage: str, n: int) -> None:
         with rejected.get_lock():

@@ -119,10 +119,13 @@ class SqliteQueue:
         visibility_timeout: float = 30.0,
         max_receive_count: int = 3,
         lock_wait: float = 30.0,
+        checkpoints: bool = True,
     ) -> None:
         """``lock_wait``: seconds a send waits for another process's lock on the inbox; 0
         raises ``Locked`` at once (the gateway's event loop retries later instead of blocking).
-        The state file, opened on first use, is only for consumers."""
+        ``checkpoints=False``: this sender leaves the inbox's WAL checkpoints (disk writes and
+        syncs) to the consumers' garbage collection. The state file, opened on first use, is
+        only for consumers."""
         self.path = Path(path)
         self.state_path = self.path.with_name(f"{self.path.stem}-state.db")
         self.name = name
@@ -131,6 +134,8 @@ class SqliteQueue:
         self.max_receive_count = max_receive_count
         self.arn = f"arn:aws:sqs:local:000000000000:{name}"
         self._inbox = connect(self.path, _INBOX, lock_wait)
+        if not checkpoints:
+            self._inbox.execute("PRAGMA wal_autocheckpoint = 0")
         if self._inbox.execute("SELECT 1 FROM sqlite_master WHERE name = 'bodies'").fetchone():
             self._inbox.close()
             raise StaleDataDir(f"{self.path} was written by an earlier votectl")

@@ -73,7 +73,12 @@ async def _serve(
 ) -> None:
     layout = Layout.of(spec.data_dir)
     votes = SqliteQueue(
-        layout.votes_db, "votes", spec.visibility_timeout, spec.max_receive_count, lock_wait=0
+        layout.votes_db,
+        "votes",
+        spec.visibility_timeout,
+        spec.max_receive_count,
+        lock_wait=0,
+        checkpoints=False,  # the processor's garbage collection checkpoints the inbox
     )
     queue = GroupCommitQueue(votes, asyncio.get_running_loop())
     gateway = Gateway(chaotic("receiver", receiver.make_handler(queue), spec.chaos), queue)
