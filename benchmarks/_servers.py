@@ -25,7 +25,9 @@ SERVER_SETTINGS: dict[str, Any] = {
     "server_header": False,
     "log_level": "warning",
 }
-_HEADERS = [(b"content-type", b"application/json")]
+_BODY = b'{"accepted":1,"request_id":"c"}'
+# the headers `votectl up` answers with (its content-length too)
+_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(_BODY)).encode())]
 
 
 async def ceiling(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -37,7 +39,7 @@ async def ceiling(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         more = message.get("more_body", False)
     await send({"type": "http.response.start", "status": 202, "headers": _HEADERS})
-    await send({"type": "http.response.body", "body": b'{"accepted":1,"request_id":"c"}'})
+    await send({"type": "http.response.body", "body": _BODY})
 
 
 def _poll(name: str, queue_url: str, handler: Any, sqs: Any) -> None:

@@ -235,17 +235,29 @@ class Gateway:
                 await _respond(send, 503, _error_body(f"not stored, retry ({exc})"), _JSON_HEADERS)
                 return
         status = response.get("statusCode", 200)
-        if status == 202:
-            self.accepted += _accepted(response)
-        headers = [(k.encode(), str(v).encode()) for k, v in response.get("headers", {}).items()]
         payload = response.get("body") or ""
+        if status == 202:
+            self.accepted += _accepted(payload)
+        headers = [
+            (k.encode(), str(v).encode())
+            for k, v in response.get("headers", {}).items()
+            if k.lower() != "content-length"  # the gateway sets it, as API Gateway does
+        ]
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         await _respond(send, status, raw, headers)
 
 
-def _accepted(response: dict[str, Any]) -> int:
+_ACCEPTED = '{"accepted":'
+
+
+def _accepted(body: str) -> int:
+    """The receiver's count of accepted votes, from its 202 body."""
+    if body.startswith(_ACCEPTED):  # the receiver's own shape: no need to decode it all
+        digits = body[len(_ACCEPTED) : body.find(",", len(_ACCEPTED))]
+        if digits.isdigit():
+            return int(digits)
     try:
-        return int(_decode(response.get("body") or "{}").get("accepted", 0))
+        return int(_decode(body or "{}").get("accepted", 0))
     except (msgspec.DecodeError, AttributeError, TypeError, ValueError):
         return 0
 
@@ -270,5 +282,7 @@ async def _read_body(receive: Any) -> tuple[bytes, bool]:
 
 
 async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    # with a Content-Length, as API Gateway sends, and uvicorn needs no chunked encoding
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
