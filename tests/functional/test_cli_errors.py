@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.functional.conftest import votectl
+from votectl.local.db import connect
 
 
 @pytest.mark.parametrize(
@@ -18,6 +19,7 @@ from tests.functional.conftest import votectl
         (("up", "--chaos", "nobody=0.1", "--data-dir", "{tmp}/d"), 2, "bad --chaos"),
         (("queue", "stats", "--stage", "nowhere"), 2, "unknown stage"),
         (("redrive", "--cancel", "--data-dir", "{tmp}/d"), 2, "nothing to cancel"),
+        (("queue", "stats", "--data-dir", "{tmp}/old"), 1, "earlier votectl"),
     ],
 )
 def test_errors_are_one_line_with_a_hint(
@@ -25,6 +27,9 @@ def test_errors_are_one_line_with_a_hint(
 ) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "votes-table.db").touch()
+    (tmp_path / "old").mkdir()  # a data dir written before queues became inbox + state files
+    (tmp_path / "old" / "votes-table.db").touch()
+    connect(tmp_path / "old" / "votes-queue.db", "CREATE TABLE bodies (id INTEGER);").close()
     result = votectl(*(a.replace("{tmp}", str(tmp_path)) for a in args))
     assert result.returncode == code, result.stderr
     assert words in result.stderr

@@ -1,4 +1,5 @@
-"""SQS semantics of the SQLite queue: visibility, receive counts, DLQ, delay, redrive."""
+"""SQS semantics of the SQLite queue: visibility, receive counts, DLQ, delay, redrive; and its
+two files: senders never wait for consumers, deleted bodies do not pile up."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from votectl.local.queue import SqliteQueue
+from votectl.local.db import connect
+from votectl.local.queue import SqliteQueue, StaleDataDir
 
 
 @pytest.fixture
@@ -112,3 +114,48 @@ def test_concurrent_consumers_in_processes_never_share_a_message(tmp_path: Path)
     for p in procs:
         p.join(10)
     assert sorted(seen, key=int) == [str(i) for i in range(500)]
+
+
+def _inbox_rows(path: Path) -> int:
+    return int(connect(path).execute("SELECT count(*) FROM inbox").fetchone()[0])
+
+
+def test_a_send_never_waits_for_a_consumer_holding_the_state_lock(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    consumer = SqliteQueue(path, "votes")
+    consumer.send([b"first"])
+    assert len(consumer.receive(1)) == 1
+    holder = connect(consumer.state_path)
+    holder.execute("BEGIN IMMEDIATE")  # a consumer mid-receive, in another process
+    SqliteQueue(path, "votes", lock_wait=0).send([b"second"])  # Locked if they shared a lock
+    holder.execute("COMMIT")
+    assert counts(consumer)["votes"] == (1, 1, 0)
+
+
+def test_deleted_messages_leave_no_body_in_the_inbox(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    queue = SqliteQueue(path, "votes")
+    queue.send([str(i).encode() for i in range(100)])
+    got = queue.receive(100)
+    queue.delete([m.receipt_handle for m in got])
+    queue.close()
+    assert _inbox_rows(path) == 0
+
+
+def test_the_garbage_of_a_consumer_that_died_is_swept_by_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    first = SqliteQueue(path, "votes", visibility_timeout=60)
+    first.send([b"x", b"y", b"still in flight"])
+    got = first.receive(3)
+    first.delete([m.receipt_handle for m in got if m.body != "still in flight"])
+    assert _inbox_rows(path) == 3  # deleted, but their bodies wait for a batch; then it "dies"
+    assert SqliteQueue(path, "votes").receive(1) == []
+    assert _inbox_rows(path) == 1  # the in-flight message keeps its body
+
+
+def test_a_data_dir_from_an_earlier_votectl_is_refused_with_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "votes-queue.db"
+    connect(path, "CREATE TABLE bodies (id INTEGER PRIMARY KEY, body TEXT NOT NULL);").close()
+    with pytest.raises(StaleDataDir, match="earlier votectl") as raised:
+        SqliteQueue(path, "votes")
+    assert "data dir" in raised.value.hint

@@ -27,6 +27,8 @@ def test_votes_flow_to_the_table_and_results(up: Up) -> None:
             "/votes", json={"votes": [vote(f"u{i}", score=1 + i % 5) for i in range(200)]}
         )
     assert single.status_code == 202 and single.json()["accepted"] == 1
+    assert single.headers["content-length"] == str(len(single.content))  # as API Gateway's
+    assert "transfer-encoding" not in single.headers
     assert batch.status_code == 202 and batch.json()["accepted"] == 200
     assert single.json()["request_id"] != batch.json()["request_id"]
     up.drained()

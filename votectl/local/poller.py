@@ -18,7 +18,7 @@ from typing import Any
 from lambdas.batch import Count
 from votectl.local.queue import SqliteQueue
 
-__all__ = ["BatchOutcome", "Poller", "PollerSpec", "run_poller"]
+__all__ = ["BatchOutcome", "Poller", "PollerSpec", "pause_after", "run_poller"]
 
 log = logging.getLogger("votectl.poller")
 POLLER_NICENESS = 10
@@ -111,6 +111,16 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     while not stop.is_set() and os.getppid() == parent:
         started = time.monotonic()
         outcome = poller.poll_once()
-        if 0 < outcome.received < spec.batch_size:
-            stop.wait(max(0.0, spec.batch_window - (time.monotonic() - started)))
+        pause = pause_after(outcome, spec, time.monotonic() - started)
+        if pause:
+            stop.wait(pause)
     poller.queue.close()  # deletes the garbage it still holds
+
+
+def pause_after(outcome: BatchOutcome, spec: PollerSpec, elapsed: float) -> float:
+    """Seconds to gather before the next receive: the rest of the batching window after a
+    partial batch; none after a full one (more is waiting) or an empty one (the receive's own
+    long poll waited already)."""
+    if 0 < outcome.received < spec.batch_size:
+        return max(0.0, spec.batch_window - elapsed)
+    return 0.0
