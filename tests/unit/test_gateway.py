@@ -1,11 +1,15 @@
-"""The gateway's reading of receiver responses (pure functions; the ASGI app runs in
-tests/functional against a real `votectl up`)."""
+"""The gateway's pure parts: the HTTP API event it builds (checked against a real one) and its
+reading of receiver responses. The ASGI app itself runs in tests/functional, in `votectl up`."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from votectl.local.gateway import _accepted
+from votectl.local.gateway import _accepted, _headers, http_api_event
 
 
 @pytest.mark.parametrize(
@@ -22,3 +26,47 @@ from votectl.local.gateway import _accepted
 )
 def test_accepted_count_is_read_from_any_202_body(body: str, count: int) -> None:
     assert _accepted(body) == count
+
+
+def _real_event() -> dict[str, Any]:
+    path = Path(__file__).parents[1] / "fixtures" / "events" / "apigw-http-api-v2.json"
+    return dict(json.loads(path.read_text()))
+
+
+def test_the_event_has_the_shape_of_a_real_http_api_event() -> None:
+    raw = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json")]
+    event = http_api_event("POST", "/votes", "a=1", _headers(raw), b"{}", "rid", "10.0.0.1")
+    real = _real_event()
+    # what API Gateway adds only with a route's parameters, an authorizer or stage variables
+    optional = {"pathParameters", "stageVariables", "cookies"}
+    assert set(event) <= set(real) and set(real) - set(event) <= optional
+    context = real["requestContext"]
+    assert set(event["requestContext"]) == set(context) - {"authentication", "authorizer"}
+    assert set(event["requestContext"]["http"]) == set(context["http"])
+    for key in ("version", "routeKey", "isBase64Encoded"):
+        assert type(event[key]) is type(real[key])
+    assert type(event["requestContext"]["timeEpoch"]) is type(context["timeEpoch"])
+    assert event["headers"] == {"host": "127.0.0.1:8000", "content-type": "application/json"}
+    assert event["queryStringParameters"] == {"a": "1"}
+
+
+def test_repeated_query_parameters_are_joined_with_commas_as_in_the_real_event() -> None:
+    real = _real_event()
+    event = http_api_event("GET", "/health", real["rawQueryString"], {}, b"", "rid", "10.0.0.1")
+    assert event["queryStringParameters"] == real["queryStringParameters"]
+    assert http_api_event("GET", "/", "b=", {}, b"", "r", "ip")["queryStringParameters"] == {
+        "b": ""
+    }
+
+
+def test_repeated_headers_are_joined_and_cookies_split_as_api_gateway_does() -> None:
+    raw = [(b"accept", b"a/b"), (b"cookie", b"k1=v1; k2=v2"), (b"accept", b"c/d")]
+    event = http_api_event("GET", "/health", "", _headers(raw), b"", "rid", "10.0.0.1")
+    assert event["headers"] == {"accept": "a/b,c/d"}
+    assert event["cookies"] == ["k1=v1", "k2=v2"]
+    assert "body" not in event  # no body: no key, as API Gateway sends it
+
+
+def test_a_body_that_is_not_utf8_is_sent_base64_encoded() -> None:
+    event = http_api_event("POST", "/votes", "", {}, b"\xff\xfe", "rid", "10.0.0.1")
+    assert event["isBase64Encoded"] is True and event["body"] == "//4="

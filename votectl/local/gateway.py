@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 
@@ -169,17 +170,25 @@ def http_api_event(
     }
     if text:
         event["body"] = text
+    if query:
+        params: dict[str, str] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            params[key] = f"{params[key]},{value}" if key in params else value
+        event["queryStringParameters"] = params
     if "cookie" in headers:
         event["cookies"] = [c.strip() for c in headers.pop("cookie").split(";")]
     return event
 
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for name, value in raw:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    """API Gateway's headers: names lower-cased (ASGI servers send them so), repeats joined
+    with commas."""
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
+    if len(headers) < len(raw):  # a repeated header: join its values, as API Gateway does
+        headers = {}
+        for name, value in raw:
+            key, text = name.decode("latin-1"), value.decode("latin-1")
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
     return headers
 
 
@@ -198,6 +207,7 @@ class Gateway:
         self.requests = 0
         self._prefix = base64.b32encode(os.urandom(5)).decode().rstrip("=")
         self._counter = 0
+        self._last_headers: tuple[dict[str, Any], list[tuple[bytes, bytes]]] = ({}, [])
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -238,13 +248,21 @@ class Gateway:
         payload = response.get("body") or ""
         if status == 202:
             self.accepted += _accepted(payload)
-        headers = [
-            (k.encode(), str(v).encode())
-            for k, v in response.get("headers", {}).items()
-            if k.lower() != "content-length"  # the gateway sets it, as API Gateway does
-        ]
+        headers = self._response_headers(response.get("headers") or {})
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         await _respond(send, status, raw, headers)
+
+    def _response_headers(self, given: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+        """The ASGI headers of a Lambda response's. The receiver answers with one constant
+        dict, so the last conversion is kept (and the dict with it: its id stays unique)."""
+        if given is not self._last_headers[0]:
+            converted = [
+                (k.lower().encode(), str(v).encode())
+                for k, v in given.items()
+                if k.lower() != "content-length"  # the gateway sets it, as API Gateway does
+            ]
+            self._last_headers = (given, converted)
+        return self._last_headers[1]
 
 
 _ACCEPTED = '{"accepted":'
