@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -217,3 +218,18 @@ def test_a_message_that_can_never_be_valid_is_dropped_not_retried(up: Up) -> Non
     stats = {q["name"]: q for q in up.json("queue", "stats")["queues"]}
     assert stats["votes-dlq"]["visible"] == 0  # dropped at once, never retried into the DLQ
     assert up.stored() == 0
+
+
+def test_a_poller_killed_is_restarted_and_up_json_names_the_new_one(up: Up) -> None:
+    def processes() -> dict[str, int]:
+        return dict(json.loads((up.data_dir / "up.json").read_text())["processes"])
+
+    before = processes()
+    assert set(before) == {"gateway-0", "processor", "writer"}
+    os.kill(before["writer"], signal.SIGKILL)
+    after = poll(lambda: processes() if processes()["writer"] != before["writer"] else None, 30)
+    assert after["processor"] == before["processor"] and after["gateway-0"] == before["gateway-0"]
+    with up.client() as client:
+        assert client.post("/votes", json=vote("after-restart")).status_code == 202
+    up.drained()
+    assert up.stored() == 1

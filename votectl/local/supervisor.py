@@ -65,9 +65,9 @@ class _Group:
     """Child processes of one kind: started, restarted if one dies, stopped together."""
 
     def __init__(
-        self, ctx: Any, name: str, target: Callable[..., None], args: list[tuple[Any, ...]]
+        self, ctx: Any, labels: list[str], target: Callable[..., None], args: list[tuple[Any, ...]]
     ):
-        self.ctx, self.name, self.target, self.args = ctx, name, target, args
+        self.ctx, self.labels, self.target, self.args = ctx, labels, target, args
         self.stop_event = ctx.Event()
         self.procs: list[Any] = [None] * len(args)
         self.restarts = 0
@@ -75,7 +75,7 @@ class _Group:
     def start(self, i: int | None = None) -> None:
         for n in range(len(self.args)) if i is None else [i]:
             proc = self.ctx.Process(
-                target=self.target, args=(*self.args[n], self.stop_event), name=f"{self.name}-{n}"
+                target=self.target, args=(*self.args[n], self.stop_event), name=self.labels[n]
             )
             proc.start()
             self.procs[n] = proc
@@ -85,6 +85,9 @@ class _Group:
             if not self.stop_event.is_set() and not proc.is_alive():
                 self.restarts += 1
                 self.start(n)
+
+    def pids(self) -> dict[str, int]:
+        return {label: proc.pid for label, proc in zip(self.labels, self.procs, strict=True)}
 
     def stop(self, grace: float) -> None:
         self.stop_event.set()
@@ -135,7 +138,7 @@ def run_up(
         ready = [ctx.Event() for _ in range(settings.workers)]
         gateways = _Group(
             ctx,
-            "gateway",
+            [f"gateway-{n}" for n in range(settings.workers)],
             run_gateway,
             [
                 (
@@ -155,7 +158,7 @@ def run_up(
         )
         pollers = _Group(
             ctx,
-            "poller",
+            ["processor", "writer"],
             run_poller,
             [
                 (
@@ -178,10 +181,10 @@ def run_up(
             _await_ready(ready, gateways, stopping)
             host, port = sock.getsockname()[:2]
             url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-            layout.up_file.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+            _write_up_file(layout, url, gateways, pollers)
             if on_ready and not stopping:
                 on_ready(url)
-            _supervise(layout, gateways, pollers, accepted, rejected, stopping, status)
+            _supervise(layout, url, gateways, pollers, accepted, rejected, stopping, status)
         finally:
             gateways.stop(GATEWAY_GRACE_SECONDS)
             pollers.stop(POLLER_GRACE_SECONDS)
@@ -201,8 +204,16 @@ def _await_ready(ready: list[Any], gateways: _Group, stopping: list[int]) -> Non
         time.sleep(0.01)
 
 
+def _write_up_file(layout: Layout, url: str, *groups: _Group) -> None:
+    """up.json: the URL, the supervisor's pid and each child's (rewritten after a restart)."""
+    processes = {label: pid for group in groups for label, pid in group.pids().items()}
+    info = {"url": url, "pid": os.getpid(), "processes": processes}
+    layout.up_file.write_text(json.dumps(info))
+
+
 def _supervise(
     layout: Layout,
+    url: str,
     gateways: _Group,
     pollers: _Group,
     accepted: Any,
@@ -217,8 +228,11 @@ def _supervise(
     last_accepted, last_time = 0, time.monotonic()
     while not stopping:
         time.sleep(0.1)
+        restarts = gateways.restarts + pollers.restarts
         gateways.watch()
         pollers.watch()
+        if gateways.restarts + pollers.restarts != restarts:
+            _write_up_file(layout, url, gateways, pollers)
         now = time.monotonic()
         if status is None or now - last_time < 1.0:
             continue
