@@ -159,3 +159,36 @@ def test_a_data_dir_from_an_earlier_votectl_is_refused_with_a_hint(tmp_path: Pat
     with pytest.raises(StaleDataDir, match="earlier votectl") as raised:
         SqliteQueue(path, "votes")
     assert "data dir" in raised.value.hint
+
+
+def test_a_receipt_is_never_issued_twice_even_after_the_dlq_and_redrive(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "q.db", "votes", visibility_timeout=0.05, max_receive_count=1)
+    queue.send([b"x"])
+    [old] = queue.receive(1)
+    assert queue.receive(1, wait_seconds=1) == []  # the next receive moved it to the DLQ
+    assert queue.redrive() == 1
+    [current] = queue.receive(1, visibility_timeout=60)
+    assert current.receipt_handle != old.receipt_handle
+    queue.change_visibility([old.receipt_handle], 0)  # stale: must not release the delivery
+    assert queue.delete([old.receipt_handle]) == 0  # stale: must not delete it
+    assert counts(queue)["votes"] == (0, 1, 0)
+    assert queue.delete([current.receipt_handle]) == 1
+
+
+def test_a_handle_this_queue_never_issued_deletes_nothing(tmp_path: Path) -> None:
+    votes = SqliteQueue(tmp_path / "votes.db", "votes")
+    ready = SqliteQueue(tmp_path / "ready.db", "ready")
+    votes.send([b"v1"])
+    ready.send([b"r1"])
+    votes.send([b"later"], delay_seconds=60)
+    [received] = ready.receive(1)
+    assert votes.delete([received.receipt_handle, "2.0"]) == 0  # another queue's; a delayed one
+    votes.close()
+    assert _inbox_rows(tmp_path / "votes.db") == 2  # both bodies kept
+    assert [m.body for m in SqliteQueue(tmp_path / "votes.db", "votes").receive(10)] == ["v1"]
+
+
+def test_a_body_with_a_nul_character_is_refused(queue: SqliteQueue) -> None:
+    with pytest.raises(ValueError, match="NUL"):
+        queue.send([b"a\x00b"])
+    assert counts(queue)["votes"] == (0, 0, 0)

@@ -21,6 +21,7 @@ A committed send survives ``kill -9`` of every process (see ``votectl.local.db.c
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -34,6 +35,8 @@ from votectl.local.db import Transaction, connect
 from votectl.model import QueueStat
 
 __all__ = ["Message", "SqliteQueue", "StaleDataDir"]
+
+log = logging.getLogger("votectl.queue")
 
 # AUTOINCREMENT: inbox ids are never reused, so the adoption cursor only moves forward.
 _INBOX = """
@@ -51,6 +54,7 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at INTEGER NOT NULL,
     visible_at INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt INTEGER NOT NULL DEFAULT 0,
     first_received_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at);
@@ -136,7 +140,8 @@ class SqliteQueue:
         self._inbox = connect(self.path, _INBOX, lock_wait)
         if not checkpoints:
             self._inbox.execute("PRAGMA wal_autocheckpoint = 0")
-        if self._inbox.execute("SELECT 1 FROM sqlite_master WHERE name = 'bodies'").fetchone():
+        earlier = "SELECT 1 FROM sqlite_master WHERE name IN ('bodies', 'messages')"
+        if self._inbox.execute(earlier).fetchone():
             self._inbox.close()
             raise StaleDataDir(f"{self.path} was written by an earlier votectl")
         self._state_con: sqlite3.Connection | None = None
@@ -159,7 +164,12 @@ class SqliteQueue:
     @property
     def _state(self) -> sqlite3.Connection:
         if self._state_con is None:
-            self._state_con = connect(self.state_path, _STATE)
+            con = connect(self.state_path, _STATE)
+            columns = {row[1] for row in con.execute("PRAGMA table_info(messages)")}
+            if "receipt" not in columns:
+                con.close()
+                raise StaleDataDir(f"{self.state_path} was written by an earlier votectl")
+            self._state_con = con
         return self._state_con
 
     # --- sending ----------------------------------------------------------------------
@@ -171,6 +181,8 @@ class SqliteQueue:
         """
         now = _now_ms()
         texts = [b if isinstance(b, str) else b.decode() for b in bodies]
+        if any("\x00" in t for t in texts):  # SQS refuses it too; json_each would cut there
+            raise ValueError("a message body contains a NUL character")
         with Transaction(self._inbox) as con:
             con.execute(_SEND, (now, now + int(delay_seconds * 1000), _json(texts)))
 
@@ -218,7 +230,7 @@ class SqliteQueue:
         with Transaction(state):
             now = _now_ms()
             rows = state.execute(
-                "SELECT id, sent_at, receive_count, first_received_at FROM messages "
+                "SELECT id, sent_at, receive_count, first_received_at, receipt FROM messages "
                 "WHERE queue = ? AND visible_at <= ? ORDER BY visible_at LIMIT ?",
                 (self.name, now, max_messages),
             ).fetchall()
@@ -232,7 +244,8 @@ class SqliteQueue:
             live = [r for r in rows if r[2] < self.max_receive_count]
             state.executemany(
                 "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, "
-                "first_received_at = coalesce(first_received_at, ?) WHERE id = ?",
+                "receipt = receipt + 1, first_received_at = coalesce(first_received_at, ?) "
+                "WHERE id = ?",
                 [(now + vt, now, r[0]) for r in live],
             )
             room = max_messages - len(rows)
@@ -248,11 +261,20 @@ class SqliteQueue:
                 )
             )
             messages += [
-                Message(f"{name}-{i}", f"{i}.{n + 1}", bodies[i], sent, n + 1, first or now)
-                for i, sent, n, first in live
-                if i in bodies  # gone if its visibility ran out and another consumer deleted it
+                Message(f"{name}-{i}", f"{i}.{g + 1}", bodies[i], sent, n + 1, first or now)
+                for i, sent, n, first, g in live
+                if i in bodies
             ]
+            lost = [r[0] for r in live if r[0] not in bodies]
+            if lost:  # only an OS crash between the two files' commits leaves a row bodiless
+                self._drop(lost)
         return messages
+
+    def _drop(self, ids: list[int]) -> None:
+        """Forget state rows whose body is gone: they could never be delivered."""
+        log.warning("%s: %d message(s) without a body dropped: %s", self.name, len(ids), ids[:10])
+        with Transaction(self._state) as state:
+            state.execute(f"DELETE FROM messages WHERE id IN ({_IDS})", (_json(ids),))
 
     def _adopt(self, room: int, now: int, vt: int) -> list[tuple[int, int, str]]:
         """Take the next ``room`` inbox messages into the state (in its transaction): the
@@ -266,9 +288,9 @@ class SqliteQueue:
             return []
         fresh = [(i, sent, body) for i, sent, visible, body in new if visible <= now]
         self._state.execute(
-            "INSERT INTO messages (id, queue, sent_at, visible_at, receive_count, "
+            "INSERT INTO messages (id, queue, sent_at, visible_at, receive_count, receipt, "
             "first_received_at) SELECT json_extract(value, '$[0]'), ?1, "
-            "json_extract(value, '$[1]'), ?2, 1, ?3 FROM json_each(?4)",
+            "json_extract(value, '$[1]'), ?2, 1, 1, ?3 FROM json_each(?4)",
             (self.name, now + vt, now, _json([(i, sent) for i, sent, _ in fresh])),
         )
         if len(fresh) < len(new):
@@ -282,39 +304,34 @@ class SqliteQueue:
         return fresh
 
     def delete(self, receipt_handles: Sequence[str]) -> int:
-        """Delete received messages. A stale handle (the message was received again since)
-        deletes nothing, so a slow consumer cannot delete another's delivery."""
-        rows = [(int(i), int(n)) for i, _, n in (h.partition(".") for h in receipt_handles)]
-        by_count: dict[int, list[int]] = {}
-        for i, n in rows:
-            by_count.setdefault(n, []).append(i)
-        deleted = 0
+        """Delete received messages. A stale handle (the message was received again since, or
+        moved to the DLQ) deletes nothing, so a slow consumer cannot delete another's delivery.
+        A receipt counts every receive and is never reset, so no handle is ever issued twice."""
+        by_receipt: dict[int, list[int]] = {}
+        for handle in receipt_handles:
+            message, _, count = handle.partition(".")
+            by_receipt.setdefault(int(count), []).append(int(message))
+        match = f"id IN ({_IDS}) AND receipt = ? AND receipt > 0 AND queue = ?"
+        deleted: list[int] = []
         with Transaction(self._state) as state:
-            for n, ids in by_count.items():  # one statement per receive count: usually one
-                deleted += state.execute(
-                    f"DELETE FROM messages WHERE id IN ({_IDS}) AND receive_count = ?",
-                    (_json(ids), n),
-                ).rowcount
-        ids = [i for i, _ in rows]
-        if deleted < len(rows):  # some receipts were stale: those messages live on
-            alive = {
-                i
-                for (i,) in self._state.execute(
-                    f"SELECT id FROM messages WHERE id IN ({_IDS})", (_json(ids),)
-                )
-            }
-            ids = [i for i in ids if i not in alive]
-        self._garbage += ids
+            for receipt, ids in by_receipt.items():  # a pair of statements per receipt: usually one
+                args = (_json(ids), receipt, self.name)
+                found = state.execute(f"SELECT id FROM messages WHERE {match}", args)
+                deleted += [row[0] for row in found]
+                state.execute(f"DELETE FROM messages WHERE {match}", args)
+        self._garbage += deleted  # exactly these bodies can never be delivered again
         if len(self._garbage) >= _GC_BATCH:
             self._collect()
-        return deleted
+        return len(deleted)
 
     def _collect(self) -> None:
-        """Delete the inbox rows of deleted messages (one short transaction on the inbox)."""
-        if self._garbage:
+        """Delete the inbox rows of deleted messages, in short transactions on the inbox (a
+        sender waits while one runs)."""
+        while self._garbage:
+            chunk = self._garbage[:_GC_BATCH]
             with Transaction(self._inbox) as inbox:
-                inbox.execute(f"DELETE FROM inbox WHERE id IN ({_IDS})", (_json(self._garbage),))
-            self._garbage = []
+                inbox.execute(f"DELETE FROM inbox WHERE id IN ({_IDS})", (_json(chunk),))
+            del self._garbage[:_GC_BATCH]
 
     def _sweep(self) -> None:
         """Once per consumer: delete the garbage an earlier consumer left when it died.
@@ -329,31 +346,40 @@ class SqliteQueue:
         self._collect()
 
     def change_visibility(self, receipt_handles: Sequence[str], timeout: float) -> None:
+        visible = _now_ms() + int(timeout * 1000)
         rows = [
-            (_now_ms() + int(timeout * 1000), *(int(p) for p in h.split(".", 1)))
-            for h in receipt_handles
+            (visible, int(i), int(n), self.name)
+            for i, _, n in (h.partition(".") for h in receipt_handles)
         ]
         with Transaction(self._state) as state:
             state.executemany(
-                "UPDATE messages SET visible_at = ? WHERE id = ? AND receive_count = ?", rows
+                "UPDATE messages SET visible_at = ? "
+                "WHERE id = ? AND receipt = ? AND receipt > 0 AND queue = ?",
+                rows,
             )
 
     # --- operating --------------------------------------------------------------------
 
     def stats(self) -> list[QueueStat]:
         now = _now_ms()
-        counts = {
-            (queue, kind): n
-            for queue, kind, n in self._state.execute(
-                "SELECT queue, CASE WHEN visible_at <= ?1 THEN 'visible' "
-                "WHEN receive_count > 0 THEN 'in_flight' ELSE 'delayed' END AS kind, count(*) "
-                "FROM messages GROUP BY queue, kind",
-                (now,),
-            )
-        }
+        state = self._state
+        state.execute("BEGIN")  # the counts and the cursor from one snapshot: nothing adopted
+        try:  # between the two reads can fall between them
+            counts = {
+                (queue, kind): n
+                for queue, kind, n in state.execute(
+                    "SELECT queue, CASE WHEN visible_at <= ?1 THEN 'visible' "
+                    "WHEN receive_count > 0 THEN 'in_flight' ELSE 'delayed' END AS kind, "
+                    "count(*) FROM messages GROUP BY queue, kind",
+                    (now,),
+                )
+            }
+            last = self._last_adopted()
+        finally:
+            state.execute("COMMIT")
         waiting, delayed = self._inbox.execute(
             "SELECT count(*), count(CASE WHEN visible_at > ? THEN 1 END) FROM inbox WHERE id > ?",
-            (now, self._last_adopted()),
+            (now, last),
         ).fetchone()
 
         def stat(queue: str, dlq: bool) -> QueueStat:
