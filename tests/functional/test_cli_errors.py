@@ -51,3 +51,13 @@ def test_a_broken_config_file_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "votectl.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_up_on_a_data_dir_with_an_earlier_state_file_stops_with_a_hint(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    connect(data / "votes-queue-state.db", "CREATE TABLE messages (id INTEGER);").close()
+    result = votectl("up", "--port", "0", "--data-dir", str(data))
+    assert result.returncode == 1
+    assert "earlier votectl" in result.stderr and "hint:" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -150,10 +150,13 @@ class SqliteQueue:
 
     @classmethod
     def create(cls, path: Path | str, name: str) -> None:
-        """Create both files of the queue, before several processes race to."""
+        """Create both files of the queue, before several processes race to; raises
+        ``StaleDataDir`` for files an earlier votectl wrote."""
         queue = cls(path, name)
-        connect(queue.state_path, _STATE).close()
-        queue.close()
+        try:
+            queue.stats()  # opens, and so creates and checks, the state file
+        finally:
+            queue.close()
 
     def close(self) -> None:
         if self._state_con is not None:
@@ -164,11 +167,12 @@ class SqliteQueue:
     @property
     def _state(self) -> sqlite3.Connection:
         if self._state_con is None:
-            con = connect(self.state_path, _STATE)
+            con = connect(self.state_path)
             columns = {row[1] for row in con.execute("PRAGMA table_info(messages)")}
-            if "receipt" not in columns:
+            if columns and "receipt" not in columns:
                 con.close()
                 raise StaleDataDir(f"{self.state_path} was written by an earlier votectl")
+            con.executescript(_STATE)
             self._state_con = con
         return self._state_con
 
