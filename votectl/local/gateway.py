@@ -38,8 +38,9 @@ class GroupCommitQueue:
     The buffered bodies of all requests handled since the last commit go into one SQLite
     transaction, run on the loop itself (a commit takes about 0.1 ms; a worker thread cost
     0.5 ms of handoff per commit). The queue must not wait for the lock (``lock_wait=0``):
-    when a poller holds it, the commit is retried from the loop after 50 us to 1 ms, so the
-    loop keeps reading requests meanwhile.
+    when another gateway worker or the processor's garbage collection holds the inbox's lock,
+    the commit is retried from the loop after 50 us to 1 ms, so the loop keeps reading
+    requests meanwhile.
     ``take_ticket()`` gives the future of the commit holding the last ``send``.
     """
 
