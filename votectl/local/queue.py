@@ -77,6 +77,11 @@ class StaleDataDir(VotectlError):
     hint = "remove the data dir (or pass another --data-dir); queued messages in it are lost"
 
 
+def _parse(receipt_handles: Sequence[str]) -> list[tuple[int, int]]:
+    """(message id, receipt) of each handle "<id>.<receipt>"."""
+    return [(int(i), int(r)) for i, _, r in (h.partition(".") for h in receipt_handles)]
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -312,9 +317,8 @@ class SqliteQueue:
         moved to the DLQ) deletes nothing, so a slow consumer cannot delete another's delivery.
         A receipt counts every receive and is never reset, so no handle is ever issued twice."""
         by_receipt: dict[int, list[int]] = {}
-        for handle in receipt_handles:
-            message, _, count = handle.partition(".")
-            by_receipt.setdefault(int(count), []).append(int(message))
+        for message, receipt in _parse(receipt_handles):
+            by_receipt.setdefault(receipt, []).append(message)
         match = f"id IN ({_IDS}) AND receipt = ? AND receipt > 0 AND queue = ?"
         deleted: list[int] = []
         with Transaction(self._state) as state:
@@ -351,10 +355,7 @@ class SqliteQueue:
 
     def change_visibility(self, receipt_handles: Sequence[str], timeout: float) -> None:
         visible = _now_ms() + int(timeout * 1000)
-        rows = [
-            (visible, int(i), int(n), self.name)
-            for i, _, n in (h.partition(".") for h in receipt_handles)
-        ]
+        rows = [(visible, i, receipt, self.name) for i, receipt in _parse(receipt_handles)]
         with Transaction(self._state) as state:
             state.executemany(
                 "UPDATE messages SET visible_at = ? "

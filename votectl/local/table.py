@@ -17,6 +17,9 @@ __all__ = ["SqliteVoteTable"]
 
 # A 256 MiB page cache (allocated as used) keeps a table of a few million votes in memory:
 # batches of 500 persisted at 145k votes/s with it, 108k with SQLite's 8 MiB default.
+# WAL checkpoints every 10,000 pages (40 MiB): a hot page written by many commits is copied
+# to the table once per checkpoint, not once per 1,000 pages (upserts in commits of 300 to
+# 3,000 votes cost a quarter to a third less per vote).
 _SCHEMA = """
 PRAGMA cache_size = -262144;
 PRAGMA wal_autocheckpoint = 10000;
