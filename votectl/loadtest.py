@@ -22,7 +22,8 @@ from typing import Any
 
 from votectl.config import Stage
 from votectl.errors import LoadtestFailed, UsageError, VotectlError
-from votectl.ops import Operations, drain, open_target
+from votectl.operations import Operations, drain
+from votectl.targets import open_target
 
 __all__ = [
     "ErrorKind",

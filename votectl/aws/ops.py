@@ -24,7 +24,7 @@ from votectl.aws.stack import FUNCTIONS, QUEUES, DeployedStack, read_stack
 from votectl.config import Stage
 from votectl.errors import AwsError, UsageError
 from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
-from votectl.ops import Progress
+from votectl.operations import Progress
 
 __all__ = ["AwsOperations", "FunctionInfo", "StackReport"]
 

@@ -85,7 +85,7 @@ def demo(
     as_json: JsonOut = False,
 ) -> None:
     """Start the pipeline in a temp dir, drive votes at it, drain, verify nothing was lost."""
-    from votectl.local.demo import run_demo
+    from votectl.demo import run_demo
 
     result = run_demo(seconds, progress=lambda text: err.print(f"[dim]demo:[/] {text}"))
     load = result.load

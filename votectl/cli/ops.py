@@ -10,8 +10,8 @@ from votectl.cli.options import JsonOut, with_stage
 from votectl.cli.render import queue_table, results_table
 from votectl.config import Stage
 from votectl.model import queue_stats_json
-from votectl.ops import open_target
 from votectl.output import Progress, emit, table
+from votectl.targets import open_target
 
 queue_app = typer.Typer(help="Inspect the queues.", no_args_is_help=True)
 table_app = typer.Typer(help="Inspect the votes table.", no_args_is_help=True)

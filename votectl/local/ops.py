@@ -8,7 +8,7 @@ from votectl.local.layout import Layout
 from votectl.local.queue import SqliteQueue
 from votectl.local.table import SqliteVoteTable
 from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
-from votectl.ops import Progress
+from votectl.operations import Progress
 
 __all__ = ["LocalOperations"]
 

@@ -1,4 +1,5 @@
-"""The operations both targets expose, so a CLI command never branches on the target."""
+"""The operations both targets expose (a Protocol) and helpers over them, so a CLI command never
+branches on the target. Below the targets: it imports neither; `votectl.targets` chooses one."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from votectl.config import Stage
 from votectl.errors import PipelineFailed
 from votectl.model import QueueStat, RedriveResult, Results, TableCount
 
-__all__ = ["Operations", "Progress", "drain", "open_target", "wait_for"]
+__all__ = ["Operations", "Progress", "drain", "wait_for"]
 
 # on_progress(what, done, total or None): long operations report through it; the CLI draws it.
 Progress = Callable[[str, int, int | None], None]
@@ -32,17 +32,6 @@ class Operations(Protocol):
         cancel: bool = False,
         on_progress: Progress | None = None,
     ) -> RedriveResult: ...
-
-
-def open_target(stage: Stage) -> Operations:
-    """The local SQLite target for stage ``local``, the AWS stack otherwise."""
-    if stage.is_local:
-        from votectl.local.ops import LocalOperations
-
-        return LocalOperations(stage.data_dir)
-    from votectl.aws.ops import AwsOperations
-
-    return AwsOperations(stage)
 
 
 def wait_for(
