@@ -68,14 +68,20 @@ class QueueMove:
     dlq: str
     source: str
     moved: int
-    status: str = "COMPLETED"
+    status: str = "COMPLETED"  # or CANCELLED, NONE_RUNNING, DRY_RUN
+    came_back: int = 0  # of those moved, seen back in the DLQ before the command ended
+    would_move: int = 0  # --dry-run: the messages in the DLQ now
 
 
 @dataclass(frozen=True)
 class RedriveResult:
     moved: int
-    method: str  # "local", "move-task" or "receive-send-delete"
+    method: str  # "local", "move-task", "receive-send-delete" or "dry-run"
     queues: list[QueueMove] = field(default_factory=list)
 
+    @property
+    def came_back(self) -> int:
+        return sum(m.came_back for m in self.queues)
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "came_back": self.came_back}

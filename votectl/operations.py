@@ -31,6 +31,7 @@ class Operations(Protocol):
         max_per_second: int | None = None,
         cancel: bool = False,
         on_progress: Progress | None = None,
+        dry_run: bool = False,
     ) -> RedriveResult: ...
 
 

@@ -7,10 +7,7 @@ CloudFormation support"), so the endpoint URL is not reported here; everything e
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -273,40 +270,6 @@ def test_redrive_uses_move_tasks_where_the_endpoint_has_them(aws_env: dict[str, 
 
 
 # --- the CLI against a moto server ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def cli(moto_url: str, tmp_path: Path, aws_env: dict[str, str], wheel_cache: Path) -> Any:
-    (tmp_path / "votectl.toml").write_text('[stages.dev]\nregion = "us-east-1"\n')
-    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1"}
-
-    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "votectl", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == code, done.stderr
-        assert "Traceback" not in done.stderr
-        return done
-
-    return run
 
 
 def test_cli_deploy_status_ops_and_destroy(cli: Any, moto_url: str) -> None:

@@ -1,7 +1,8 @@
 """The operations on an AWS stage: queue stats, table count, results and redrive.
 
 Resources are found by logical id in the stage's stack. Redrive uses SQS message move tasks;
-an endpoint that does not implement them (moto, some emulators) gets receive/send/delete.
+an endpoint that says it has no such action (moto, some emulators) gets receive/send/delete,
+bounded like a move task to the messages in the DLQ when it started.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cached_property, partial
@@ -17,8 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.adapters import DynamoVoteTable, SqsQueue
-from lambdas.ports import QueueUnavailable
+from lambdas.adapters import DynamoVoteTable
 from votectl.aws.session import Aws, aws_errors, error_code
 from votectl.aws.stack import FUNCTIONS, QUEUES, DeployedStack, read_stack
 from votectl.config import Stage
@@ -26,11 +26,14 @@ from votectl.errors import AwsError, UsageError
 from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
 from votectl.operations import Progress
 
-__all__ = ["AwsOperations", "FunctionInfo", "StackReport"]
+__all__ = ["AwsOperations", "FunctionInfo", "StackReport", "no_such_action"]
 
 MAX_MOVE_RATE = 500
 SCAN_SEGMENTS = 8
-_NOT_IMPLEMENTED = {"NotImplemented", "InvalidAction", "UnknownOperationException", "501"}
+# What an endpoint answers for an action it does not have: AWS's common error InvalidAction
+# (query protocol) or UnknownOperationException (JSON protocol); LocalStack's NotImplemented.
+_NO_SUCH_ACTION = {"InvalidAction", "UnknownOperationException", "NotImplemented"}
+RETURN_CHECK_RECEIVES = 3  # idle receives before the fallback stops looking for more
 _FINISHED = {"COMPLETED", "CANCELLED", "FAILED"}
 
 
@@ -204,10 +207,13 @@ class AwsOperations:
         max_per_second: int | None = None,
         cancel: bool = False,
         on_progress: Progress | None = None,
+        dry_run: bool = False,
     ) -> RedriveResult:
         if max_per_second is not None and not 1 <= max_per_second <= MAX_MOVE_RATE:
             raise UsageError(f"--max-per-second must be 1-{MAX_MOVE_RATE}, got {max_per_second}")
         sources = _sources(queue)
+        if dry_run:
+            return _dry_run((s, self._depth(self._queue_url(f"{s}-dlq"))) for s in sources)
         try:
             moves = [
                 self._cancel(source)
@@ -231,7 +237,7 @@ class AwsOperations:
                 try:
                     return call()
                 except ClientError as exc:
-                    if _unsupported(exc, self.stage):
+                    if no_such_action(exc):
                         raise MoveTasksUnsupported from None
                     raise
         except NotImplementedError:  # moto in-process
@@ -294,38 +300,97 @@ class AwsOperations:
     def _receive_send_delete(
         self, source: str, rate: int | None, on_progress: Progress | None
     ) -> QueueMove:
-        """Move messages a batch at a time: sent to the source before deleted from the DLQ."""
+        """Move at most the messages in the DLQ now, a batch at a time: each is sent to the
+        source before it is deleted from the DLQ. A message seen back in the DLQ (its id is one
+        we sent) is counted as come back and left there, so a consumer that still fails the
+        messages cannot keep the loop going."""
         dlq = f"{source}-dlq"
-        dlq_url = self._queue_url(dlq)
-        target = SqsQueue(self._queue_url(source), client=self.sqs, sleep=self._sleep)
-        total = self._depth(dlq_url)
-        moved = 0
-        started = time.monotonic()
+        dlq_url, target_url = self._queue_url(dlq), self._queue_url(source)
+        budget = self._depth(dlq_url)
+        sent: set[str] = set()
+        back: dict[str, str] = {}  # message id -> receipt handle, held hidden until the end
+        moved, idle, started = 0, 0, time.monotonic()
         with aws_errors(f"moving {dlq} -> {source}", self.stage):
-            while True:
-                messages = self.sqs.receive_message(
-                    QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-                ).get("Messages", [])
+            while moved < budget and idle < RETURN_CHECK_RECEIVES:
+                messages = self._receive(dlq_url, min(10, budget - moved))
                 if not messages:
-                    return QueueMove(dlq, source, moved, "COMPLETED")
-                try:
-                    target.send([m["Body"].encode() for m in messages])
-                except QueueUnavailable as exc:
-                    raise AwsError(f"could not send to {source}: {exc}") from None
+                    break
+                fresh = [m for m in messages if m["MessageId"] not in sent]
+                back.update(
+                    (m["MessageId"], m["ReceiptHandle"]) for m in messages if m not in fresh
+                )
+                idle = 0 if fresh else idle + 1
+                if not fresh:
+                    continue
+                sent.update(self._send(target_url, source, [m["Body"] for m in fresh]))
                 self.sqs.delete_message_batch(
                     QueueUrl=dlq_url,
                     Entries=[
                         {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                        for i, m in enumerate(messages)
+                        for i, m in enumerate(fresh)
                     ],
                 )
-                moved += len(messages)
+                moved += len(fresh)
                 if on_progress:
-                    on_progress(f"{dlq} -> {source}", moved, max(total, moved))
+                    on_progress(f"{dlq} -> {source}", moved, max(budget, moved))
                 if rate:  # keep the average at or under the cap
                     ahead = moved / rate - (time.monotonic() - started)
                     if ahead > 0:
                         self._sleep(ahead)
+            back.update(self._returned(dlq_url, sent, back))
+            self._release(dlq_url, list(back.values()))
+        return QueueMove(dlq, source, moved, "COMPLETED", came_back=len(back))
+
+    def _receive(self, url: str, count: int) -> list[dict[str, Any]]:
+        reply = self.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=count, WaitTimeSeconds=1, VisibilityTimeout=60
+        )
+        return list(reply.get("Messages", []))
+
+    def _send(self, url: str, source: str, bodies: list[str]) -> list[str]:
+        """SendMessageBatch, retrying entries SQS failed on its side; the new message ids."""
+        entries = {str(i): body for i, body in enumerate(bodies)}
+        ids: list[str] = []
+        for attempt in range(4):
+            if attempt:
+                self._sleep(0.05 * 2**attempt)
+            reply = self.sqs.send_message_batch(
+                QueueUrl=url, Entries=[{"Id": k, "MessageBody": v} for k, v in entries.items()]
+            )
+            ids += [ok["MessageId"] for ok in reply.get("Successful", [])]
+            failed = reply.get("Failed", [])
+            if any(f.get("SenderFault") for f in failed):
+                raise AwsError(f"{source} refused a message: {failed[0].get('Message', '')}")
+            entries = {f["Id"]: entries[f["Id"]] for f in failed}
+            if not entries:
+                return ids
+        raise AwsError(f"could not send {len(entries)} messages to {source}; they stay in its DLQ")
+
+    def _returned(self, url: str, sent: set[str], seen: dict[str, str]) -> dict[str, str]:
+        """A last look through the DLQ for messages we sent (held hidden, released after)."""
+        found: dict[str, str] = {}
+        for _ in range(RETURN_CHECK_RECEIVES + len(sent) // 10):
+            if len(found) + len(seen) >= len(sent):
+                break
+            messages = self._receive(url, 10)
+            if not messages:
+                break
+            for m in messages:
+                if m["MessageId"] in sent:
+                    found[m["MessageId"]] = m["ReceiptHandle"]
+                else:  # not ours: visible again at once
+                    self._release(url, [m["ReceiptHandle"]])
+        return found
+
+    def _release(self, url: str, handles: list[str]) -> None:
+        for i in range(0, len(handles), 10):
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                    for n, h in enumerate(handles[i : i + 10])
+                ],
+            )
 
     def _depth(self, url: str) -> int:
         with aws_errors("reading a queue's depth", self.stage):
@@ -346,10 +411,21 @@ def _sources(queue: str | None) -> list[str]:
     return [name]
 
 
-def _unsupported(exc: ClientError, stage: Stage) -> bool:
-    """Does this error mean 'no such API here' rather than a real failure?"""
-    if error_code(exc) in _NOT_IMPLEMENTED:
+def _dry_run(depths: Iterable[tuple[str, int]]) -> RedriveResult:
+    moves = [QueueMove(f"{s}-dlq", s, 0, "DRY_RUN", would_move=n) for s, n in depths]
+    return RedriveResult(0, "dry-run", moves)
+
+
+def no_such_action(exc: ClientError) -> bool:
+    """Does the endpoint say it has no such action (rather than that the action failed)?
+
+    AWS and LocalStack answer with an error code; a moto server with an HTTP 500 whose body is
+    its web framework's HTML page, not an AWS error document (so botocore finds no code and no
+    request id). A 500 from AWS carries both, and is a failure, never a reason to fall back.
+    """
+    if error_code(exc) in _NO_SUCH_ACTION:
         return True
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    # An emulator answers an unknown action with a 500; on AWS a 500 is a real failure.
-    return bool(stage.endpoint_url) and status in (500, 501)
+    meta = exc.response.get("ResponseMetadata", {})
+    status = meta.get("HTTPStatusCode")
+    unparsed = error_code(exc) == str(status)
+    return status == 500 and unparsed and not meta.get("RequestId")

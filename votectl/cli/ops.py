@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from votectl.cli.options import JsonOut, with_stage
-from votectl.cli.render import queue_table, results_table
+from votectl.cli.render import queue_table, redrive_table, results_table
 from votectl.config import Stage
+from votectl.errors import PipelineFailed, UsageError
 from votectl.model import queue_stats_json
 from votectl.output import Progress, emit, table
 from votectl.targets import open_target
@@ -76,20 +77,37 @@ def redrive(
     cancel: Annotated[
         bool, typer.Option("--cancel", help="On AWS: cancel a running move task.")
     ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would move; move nothing.")
+    ] = False,
     as_json: JsonOut = False,
 ) -> None:
-    """Move every DLQ's messages back to its source queue."""
+    """Move every DLQ's messages back to its source queue (at most those there when it starts).
+
+    Exit 1 when redriven messages came back to a DLQ: the consumer still fails them.
+    """
+    if dry_run and cancel:
+        raise UsageError("--dry-run and --cancel do not go together")
     target = open_target(stage)
     with Progress("redrive") as progress:
         result = target.redrive(
-            queue=queue, max_per_second=max_per_second, cancel=cancel, on_progress=progress.update
+            queue=queue,
+            max_per_second=max_per_second,
+            cancel=cancel,
+            on_progress=progress.update,
+            dry_run=dry_run,
         )
-    rows = [[m.dlq, m.source, m.moved, m.status] for m in result.queues]
-    emit(
-        result.to_json(),
-        table(f"redrive ({result.method})", ["DLQ", "to", "moved", "status"], rows),
-        as_json,
-    )
+    emit(result.to_json(), redrive_table(result), as_json)
+    if result.came_back:
+        said = "; ".join(
+            f"{m.dlq}: moved {m.moved}; {m.came_back} came back to the DLQ"
+            for m in result.queues
+            if m.came_back
+        )
+        raise PipelineFailed(
+            f"{said}: the consumer still fails them",
+            hint="see why with `votectl queue peek` and `votectl logs`, fix it, redrive again",
+        )
 
 
 def register(app: typer.Typer) -> None:

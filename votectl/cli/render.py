@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from votectl.model import QueueStat, Results
+from votectl.model import QueueStat, RedriveResult, Results
 from votectl.output import table
 
-__all__ = ["queue_table", "results_table"]
+__all__ = ["queue_table", "redrive_table", "results_table"]
 
 
 def results_table(results: Results) -> Table:
@@ -25,3 +25,12 @@ def results_table(results: Results) -> Table:
 def queue_table(stats: list[QueueStat]) -> Table:
     rows = [[s.name, s.visible, s.in_flight, s.delayed, s.source or ""] for s in stats]
     return table("queues", ["queue", "visible", "in flight", "delayed", "DLQ of"], rows)
+
+
+def redrive_table(result: RedriveResult) -> Table:
+    if result.method == "dry-run":
+        rows = [[m.dlq, m.source, m.would_move] for m in result.queues]
+        return table("redrive --dry-run: would move", ["DLQ", "to", "messages"], rows)
+    rows = [[m.dlq, m.source, m.moved, m.came_back, m.status] for m in result.queues]
+    columns = ["DLQ", "to", "moved", "came back", "status"]
+    return table(f"redrive ({result.method})", columns, rows)

@@ -61,6 +61,7 @@ class LocalOperations:
         max_per_second: int | None = None,
         cancel: bool = False,
         on_progress: Progress | None = None,
+        dry_run: bool = False,
     ) -> RedriveResult:
         """Move DLQ messages back to their source queue, in one transaction per queue.
 
@@ -76,6 +77,12 @@ class LocalOperations:
             raise UsageError(
                 f"unknown queue {queue!r}", hint="queues: votes, ready (or their -dlq)"
             )
+        if dry_run:
+            depth = {q.name: q.visible + q.in_flight + q.delayed for q in self.queue_stats()}
+            moves = [
+                QueueMove(f"{n}-dlq", n, 0, "DRY_RUN", would_move=depth[f"{n}-dlq"]) for n in names
+            ]
+            return RedriveResult(0, "dry-run", moves)
         moves = []
         for name in names:
             q = self._queue(name)
