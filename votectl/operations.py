@@ -4,10 +4,11 @@ branches on the target. Below the targets: it imports neither; `votectl.targets`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from votectl.errors import PipelineFailed
+from votectl.logevents import LogEvent, LogQuery
 from votectl.model import QueueStat, RedriveResult, Results, TableCount
 
 __all__ = ["Operations", "Progress", "drain", "wait_for"]
@@ -33,6 +34,10 @@ class Operations(Protocol):
         on_progress: Progress | None = None,
         dry_run: bool = False,
     ) -> RedriveResult: ...
+
+    def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
+        """The handlers' log events, interleaved by time; with ``follow``, until interrupted."""
+        ...
 
 
 def wait_for(

@@ -14,7 +14,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["Progress", "StatusLine", "emit", "err", "fail_line", "out", "table", "warn"]
+__all__ = [
+    "Progress",
+    "StatusLine",
+    "emit",
+    "emit_line",
+    "err",
+    "fail_line",
+    "out",
+    "table",
+    "warn",
+]
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -38,6 +48,15 @@ def emit(payload: dict[str, Any], human: Any, as_json: bool) -> None:
         out.print(human)
 
 
+def emit_line(payload: dict[str, Any], human: Any, as_json: bool) -> None:
+    """One item of a stream (`votectl logs`): a JSON line for scripts, or a renderable."""
+    if as_json:
+        sys.stdout.write(json.dumps(payload, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+    else:
+        out.print(human, soft_wrap=True)
+
+
 def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {message}")
 
@@ -50,7 +69,8 @@ def fail_line(message: str, hint: str | None) -> None:
 
 
 class StatusLine:
-    """One live line on stderr (`votectl up`); on a non-terminal, a plain line every 10 s."""
+    """One live line on stderr (`votectl up`); on a non-terminal, a complete plain line every
+    10 s, never wrapped (a log reader splits on newlines, not at 80 columns)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
@@ -71,7 +91,7 @@ class StatusLine:
         if self._live is not None:
             self._live.update(text)
         elif self._ticks % 10 == 0:
-            err.print(text)
+            err.print(text, soft_wrap=True)
         self._ticks += 1
 
     def __exit__(self, *exc: object) -> None:

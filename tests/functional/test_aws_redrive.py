@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from votectl.aws.ops import AwsOperations, no_such_action
-from votectl.aws.session import Aws
+from votectl.aws.ops import AwsOperations
+from votectl.aws.session import Aws, no_such_action
 from votectl.aws.stack import DeployedStack
 from votectl.config import Stage
 from votectl.errors import AwsError

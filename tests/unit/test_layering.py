@@ -52,6 +52,7 @@ def test_targets_do_not_import_each_other_nor_the_cli(target: str, other: str) -
 # modules. The shared types (operations, model) sit below the targets; the chooser
 # (targets) and what drives a target sit above them; the CLI is on top.
 CORE = {
+    "votectl.logevents",
     "votectl",
     "votectl.config",
     "votectl.errors",

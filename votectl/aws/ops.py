@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cached_property, partial
@@ -19,20 +19,19 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.adapters import DynamoVoteTable
-from votectl.aws.session import Aws, aws_errors, error_code
+from votectl.aws.logs import CloudWatchLogs
+from votectl.aws.session import Aws, aws_errors, no_such_action
 from votectl.aws.stack import FUNCTIONS, QUEUES, DeployedStack, read_stack
 from votectl.config import Stage
 from votectl.errors import AwsError, UsageError
+from votectl.logevents import LogEvent, LogQuery
 from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
 from votectl.operations import Progress
 
-__all__ = ["AwsOperations", "FunctionInfo", "StackReport", "no_such_action"]
+__all__ = ["AwsOperations", "FunctionInfo", "StackReport"]
 
 MAX_MOVE_RATE = 500
 SCAN_SEGMENTS = 8
-# What an endpoint answers for an action it does not have: AWS's common error InvalidAction
-# (query protocol) or UnknownOperationException (JSON protocol); LocalStack's NotImplemented.
-_NO_SUCH_ACTION = {"InvalidAction", "UnknownOperationException", "NotImplemented"}
 RETURN_CHECK_RECEIVES = 3  # idle receives before the fallback stops looking for more
 _FINISHED = {"COMPLETED", "CANCELLED", "FAILED"}
 
@@ -198,6 +197,14 @@ class AwsOperations:
         table = DynamoVoteTable(self._table, client=self.dynamodb, shards=shards)
         with aws_errors(f"reading results for {title_id}", self.stage):
             return Results.from_counts(title_id, table.counts(title_id))
+
+    # --- logs -------------------------------------------------------------------------
+
+    def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
+        groups = {f: f"/aws/lambda/{self.stack.physical(FUNCTIONS[f])}" for f in query.functions}
+        reader = CloudWatchLogs(self.aws.client("logs"), groups, self._sleep, self._poll_seconds)
+        with aws_errors("reading the functions' logs", self.stage):
+            yield from reader.read(query, follow)
 
     # --- redrive ----------------------------------------------------------------------
 
@@ -414,18 +421,3 @@ def _sources(queue: str | None) -> list[str]:
 def _dry_run(depths: Iterable[tuple[str, int]]) -> RedriveResult:
     moves = [QueueMove(f"{s}-dlq", s, 0, "DRY_RUN", would_move=n) for s, n in depths]
     return RedriveResult(0, "dry-run", moves)
-
-
-def no_such_action(exc: ClientError) -> bool:
-    """Does the endpoint say it has no such action (rather than that the action failed)?
-
-    AWS and LocalStack answer with an error code; a moto server with an HTTP 500 whose body is
-    its web framework's HTML page, not an AWS error document (so botocore finds no code and no
-    request id). A 500 from AWS carries both, and is a failure, never a reason to fall back.
-    """
-    if error_code(exc) in _NO_SUCH_ACTION:
-        return True
-    meta = exc.response.get("ResponseMetadata", {})
-    status = meta.get("HTTPStatusCode")
-    unparsed = error_code(exc) == str(status)
-    return status == 500 and unparsed and not meta.get("RequestId")

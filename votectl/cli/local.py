@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from votectl.cli.options import DataDir, JsonOut
 from votectl.cli.render import results_table
@@ -67,6 +68,7 @@ def up(
             settings,
             status=None if quiet else lambda s: line.update(_status_text(s)),
             on_ready=ready,
+            notice=lambda line: err.print(f"votectl up: {escape(line)}", soft_wrap=True),
         )
     err.print("votectl up: stopped")
 

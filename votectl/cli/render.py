@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
+from votectl.logevents import LogEvent
 from votectl.model import QueueStat, RedriveResult, Results
 from votectl.output import table
 
-__all__ = ["queue_table", "redrive_table", "results_table"]
+__all__ = ["log_line", "queue_table", "redrive_table", "results_table"]
 
 
 def results_table(results: Results) -> Table:
@@ -34,3 +36,26 @@ def redrive_table(result: RedriveResult) -> Table:
     rows = [[m.dlq, m.source, m.moved, m.came_back, m.status] for m in result.queues]
     columns = ["DLQ", "to", "moved", "came back", "status"]
     return table(f"redrive ({result.method})", columns, rows)
+
+
+_COLOURS = {"receiver": "cyan", "processor": "magenta", "writer": "green"}
+_LEVELS = {"WARNING": "yellow", "ERROR": "bold red"}
+
+
+def log_line(event: LogEvent) -> str:
+    """``12:00:01.234 receiver  INFO  message  request_id=...`` (Rich markup)."""
+    when = event.time.strftime("%H:%M:%S.%f")[:-3]
+    colour = _COLOURS.get(event.function, "white")
+    level = event.level or ""
+    ids = "".join(
+        f"  [dim]{name}={escape(value)}[/]"
+        for name, value in (
+            ("request_id", event.request_id),
+            ("correlation_id", event.correlation_id),
+        )
+        if value
+    )
+    level_text = f"[{_LEVELS[level]}]{level:<7}[/]" if level in _LEVELS else f"{level:<7}"
+    return (
+        f"[dim]{when}[/] [{colour}]{event.function:<9}[/] {level_text} {escape(event.message)}{ids}"
+    )

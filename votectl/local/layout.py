@@ -38,6 +38,11 @@ class Layout:
         return self.root / "up.json"
 
     @property
+    def logs_dir(self) -> Path:
+        """Each `votectl up` child's output: <child>.log, rotated (see local/logfiles.py)."""
+        return self.root / "logs"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / "up.lock"
 

@@ -3,10 +3,14 @@ they work whether or not `votectl up` is running."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from votectl.errors import UsageError
 from votectl.local.layout import Layout
+from votectl.local.logfiles import read_logs
 from votectl.local.queue import SqliteQueue
 from votectl.local.table import SqliteVoteTable
+from votectl.logevents import LogEvent, LogQuery
 from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
 from votectl.operations import Progress
 
@@ -54,6 +58,9 @@ class LocalOperations:
             return table.results(title_id)
         finally:
             table.close()
+
+    def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
+        return read_logs(self.layout.require().logs_dir, query, follow)
 
     def redrive(
         self,

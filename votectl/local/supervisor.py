@@ -22,10 +22,12 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from votectl.errors import AlreadyRunning, PipelineFailed
 from votectl.local.layout import Layout
+from votectl.local.logfiles import child_main
 from votectl.local.poller import PollerSpec, run_poller
 from votectl.local.queue import SqliteQueue
 from votectl.local.serve import GatewaySpec, run_gateway
@@ -62,29 +64,43 @@ def _exclusive(layout: Layout) -> Iterator[None]:
 
 
 class _Group:
-    """Child processes of one kind: started, restarted if one dies, stopped together."""
+    """Child processes of one kind: started, restarted if one dies, stopped together.
+    Each child's output goes to <logs>/<label>.log (see local/logfiles.py)."""
 
     def __init__(
-        self, ctx: Any, labels: list[str], target: Callable[..., None], args: list[tuple[Any, ...]]
+        self,
+        ctx: Any,
+        labels: list[str],
+        target: Callable[..., None],
+        args: list[tuple[Any, ...]],
+        logs: Path,
     ):
         self.ctx, self.labels, self.target, self.args = ctx, labels, target, args
+        self.logs = logs
         self.stop_event = ctx.Event()
         self.procs: list[Any] = [None] * len(args)
         self.restarts = 0
 
     def start(self, i: int | None = None) -> None:
         for n in range(len(self.args)) if i is None else [i]:
+            log = str(self.logs / f"{self.labels[n]}.log")
             proc = self.ctx.Process(
-                target=self.target, args=(*self.args[n], self.stop_event), name=self.labels[n]
+                target=child_main,
+                args=(log, self.target, *self.args[n], self.stop_event),
+                name=self.labels[n],
             )
             proc.start()
             self.procs[n] = proc
 
-    def watch(self) -> None:
+    def watch(self) -> list[str]:
+        """Restart the children that died; one line for each (which, exit code or signal)."""
+        said = []
         for n, proc in enumerate(self.procs):
             if not self.stop_event.is_set() and not proc.is_alive():
                 self.restarts += 1
+                said.append(f"{self.labels[n]} (pid {proc.pid}) {_how(proc.exitcode)}; restarted")
                 self.start(n)
+        return said
 
     def pids(self) -> dict[str, int]:
         return {label: proc.pid for label, proc in zip(self.labels, self.procs, strict=True)}
@@ -97,6 +113,28 @@ class _Group:
             if proc.is_alive():
                 proc.kill()
                 proc.join()
+
+
+def _how(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exited with code {exitcode}"
+
+
+class _Tally:
+    """A running total over per-gateway counters that restart at 0 with their process."""
+
+    def __init__(self) -> None:
+        self.carried = 0
+        self.last: list[int] = []
+
+    def total(self, counters: Any) -> int:
+        now = list(counters)
+        for before, value in zip(self.last, now, strict=False):
+            if value < before:  # that gateway restarted: keep what it had counted
+                self.carried += before
+        self.last = now
+        return self.carried + sum(now)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -119,8 +157,10 @@ def run_up(
     settings: UpSettings,
     status: Callable[[dict[str, Any]], None] | None = None,
     on_ready: Callable[[str], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> None:
-    """Run the pipeline until SIGINT/SIGTERM. ``status`` gets a snapshot about once a second."""
+    """Run the pipeline until SIGINT/SIGTERM. ``status`` gets a snapshot about once a second;
+    ``notice`` a line when a child dies and is restarted."""
     layout = Layout.of(settings.data_dir)
     with _exclusive(layout):
         for path, name in ((layout.votes_db, "votes"), (layout.ready_db, "ready")):
@@ -155,6 +195,7 @@ def run_up(
                 )
                 for n in range(settings.workers)
             ],
+            layout.logs_dir,
         )
         pollers = _Group(
             ctx,
@@ -174,6 +215,7 @@ def run_up(
                 )
                 for stage in ("processor", "writer")
             ],
+            layout.logs_dir,
         )
         try:
             pollers.start()
@@ -184,7 +226,7 @@ def run_up(
             _write_up_file(layout, url, gateways, pollers)
             if on_ready and not stopping:
                 on_ready(url)
-            _supervise(layout, url, gateways, pollers, accepted, rejected, stopping, status)
+            _supervise(layout, url, gateways, pollers, accepted, rejected, stopping, status, notice)
         finally:
             gateways.stop(GATEWAY_GRACE_SECONDS)
             pollers.stop(POLLER_GRACE_SECONDS)
@@ -220,23 +262,27 @@ def _supervise(
     rejected: Any,
     stopping: list[int],
     status: Callable[[dict[str, Any]], None] | None,
+    notice: Callable[[str], None] | None = None,
 ) -> None:
     """Until a signal: restart dead children; once a second, report a status snapshot."""
     from votectl.local.ops import LocalOperations
 
     ops = LocalOperations(str(layout.root))
+    tally = _Tally()
     last_accepted, last_time = 0, time.monotonic()
     while not stopping:
         time.sleep(0.1)
-        restarts = gateways.restarts + pollers.restarts
-        gateways.watch()
-        pollers.watch()
-        if gateways.restarts + pollers.restarts != restarts:
+        tally.total(accepted)  # before a restarted gateway's counter starts again at 0
+        died = gateways.watch() + pollers.watch()
+        if died:
             _write_up_file(layout, url, gateways, pollers)
+        if notice is not None:
+            for line in died:
+                notice(line)
         now = time.monotonic()
         if status is None or now - last_time < 1.0:
             continue
-        total = sum(accepted)
+        total = tally.total(accepted)
         status(
             {
                 "accepted": total,

@@ -1,0 +1,128 @@
+"""Each `votectl up` child's output in <data-dir>/logs/<child>.log, rotated and bounded
+(5 files x 10 MB per child), and read back as log events for `votectl logs`.
+
+The supervisor starts every child through ``child_main``, which points the child's
+``sys.stdout``/``sys.stderr`` at a ``RotatingFileHandler`` before the child's code runs.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Any
+
+from votectl.logevents import LogEvent, LogQuery, parse_line
+
+__all__ = ["LOG_BACKUPS", "LOG_BYTES", "child_main", "read_logs"]
+
+LOG_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 4  # the live file and 4 rotated ones
+# which children's logs hold which function's lines
+_CHILDREN = {"receiver": "gateway-*", "processor": "processor", "writer": "writer"}
+
+
+class _LineWriter(io.TextIOBase):
+    """A text stream that writes complete lines through a rotating handler."""
+
+    def __init__(self, handler: logging.Handler) -> None:
+        self._handler = handler
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self._handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+        return len(text)
+
+    def flush(self) -> None:
+        self._handler.flush()
+
+
+def child_main(log_path: str, target: Callable[..., None], *args: Any) -> None:
+    """A child process's entry: its output goes to ``log_path`` (rotated), then ``target`` runs."""
+    path = Path(log_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, delay=True)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    sys.stdout = sys.stderr = _LineWriter(handler)
+    try:
+        target(*args)
+    finally:
+        sys.stdout.flush()
+        handler.close()
+
+
+def _files(logs: Path, function: str) -> list[Path]:
+    """The function's log files, oldest first (``x.log.4`` .. ``x.log.1``, ``x.log``)."""
+    found = []
+    for live in sorted(logs.glob(f"{_CHILDREN[function]}.log")):
+        rotated = [live.with_name(f"{live.name}.{n}") for n in range(LOG_BACKUPS, 0, -1)]
+        found += [p for p in rotated if p.exists()] + [live]
+    return found
+
+
+@dataclass
+class _Cursor:
+    """Where reading one live log file got to (a new inode: it rotated, start again)."""
+
+    inode: int = 0
+    offset: int = 0
+    last_ms: int = 0
+
+
+def _read(path: Path, function: str, cursor: _Cursor) -> list[LogEvent]:
+    try:
+        stat = path.stat()
+        if stat.st_ino != cursor.inode or stat.st_size < cursor.offset:
+            cursor.inode, cursor.offset = stat.st_ino, 0
+        with path.open("rb") as f:
+            f.seek(cursor.offset)
+            data = f.read()
+    except OSError:
+        return []
+    complete = data[: data.rfind(b"\n") + 1]
+    cursor.offset += len(complete)
+    cursor.last_ms = cursor.last_ms or int(stat.st_mtime * 1000)
+    events = []
+    for line in complete.decode(errors="replace").splitlines():
+        event = parse_line(line, function, cursor.last_ms, path.name)
+        cursor.last_ms = event.timestamp_ms
+        events.append(event)
+    return events
+
+
+def read_logs(
+    logs: Path,
+    query: LogQuery,
+    follow: bool = False,
+    poll_seconds: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[LogEvent]:
+    """The query's events from the data dir's logs, interleaved by time; with ``follow``, then
+    the new ones as the children write them, until interrupted."""
+    cursors: dict[Path, _Cursor] = {}
+    start = query.start_ms(int(time.time() * 1000))
+    first = True
+    while True:
+        batch = []
+        for function in query.functions:
+            for path in _files(logs, function):
+                if not first and path.suffix != ".log":
+                    continue  # rotated files were read on the first pass
+                cursor = cursors.setdefault(path, _Cursor())
+                batch += _read(path, function, cursor)
+        batch.sort(key=lambda e: e.timestamp_ms)
+        yield from (e for e in batch if e.timestamp_ms >= start and query.matches(e))
+        if not follow:
+            return
+        first = False
+        sleep(poll_seconds)
