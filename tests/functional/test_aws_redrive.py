@@ -77,6 +77,7 @@ def _client_error(status: int, code: str, request_id: str | None) -> ClientError
         (400, "UnknownOperationException", "r1", True),  # AWS, JSON protocol
         (501, "NotImplemented", None, True),  # LocalStack
         (500, "500", None, True),  # a moto server: its HTML error page, no AWS error document
+        (404, "404", None, True),  # moto's answer to StartLiveTail
         (500, "InternalError", "r1", False),  # AWS failing: never a reason to fall back
         (500, "InternalFailure", "r1", False),
         (500, "500", "r1", False),  # a 500 with a request id came from AWS

@@ -111,16 +111,17 @@ def _message(exc: ClientError) -> str:
 def no_such_action(exc: ClientError) -> bool:
     """Does the endpoint say it has no such action (rather than that the action failed)?
 
-    AWS and LocalStack answer with an error code; a moto server with an HTTP 500 whose body is
-    its web framework's HTML page, not an AWS error document (so botocore finds no code and no
-    request id). A 500 from AWS carries both, and is a failure, never a reason to fall back.
+    AWS and LocalStack answer with an error code. A moto server answers a 500 (an HTML page
+    from its web framework) or, for streaming APIs such as StartLiveTail, a 404 "Not yet
+    implemented": no AWS error document, so botocore finds no code and no request id. AWS
+    always sends both, so a 500 from AWS is a failure, never a reason to fall back.
     """
     if error_code(exc) in _NO_SUCH_ACTION:
         return True
     meta = exc.response.get("ResponseMetadata", {})
     status = meta.get("HTTPStatusCode")
     unparsed = error_code(exc) == str(status)
-    return status == 500 and unparsed and not meta.get("RequestId")
+    return status in (404, 500, 501) and unparsed and not meta.get("RequestId")
 
 
 @contextmanager

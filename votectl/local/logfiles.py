@@ -51,7 +51,7 @@ def child_main(log_path: str, target: Callable[..., None], *args: Any) -> None:
     """A child process's entry: its output goes to ``log_path`` (rotated), then ``target`` runs."""
     path = Path(log_path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, delay=True)
+    handler = RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS)
     handler.setFormatter(logging.Formatter("%(message)s"))
     sys.stdout = sys.stderr = _LineWriter(handler)
     try:
