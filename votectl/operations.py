@@ -4,12 +4,13 @@ branches on the target. Below the targets: it imports neither; `votectl.targets`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from votectl.errors import PipelineFailed
 from votectl.logevents import LogEvent, LogQuery
 from votectl.model import QueueStat, RedriveResult, Results, TableCount
+from votectl.peek import PeekedMessage
 
 __all__ = ["Operations", "Progress", "drain", "wait_for"]
 
@@ -34,6 +35,10 @@ class Operations(Protocol):
         on_progress: Progress | None = None,
         dry_run: bool = False,
     ) -> RedriveResult: ...
+
+    def peek(self, queues: Sequence[str], count: int) -> list[PeekedMessage]:
+        """Up to ``count`` messages of each queue, left where they were."""
+        ...
 
     def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
         """The handlers' log events, interleaved by time; with ``follow``, until interrupted."""

@@ -57,6 +57,14 @@ def test_redrive_ends_and_says_the_messages_came_back(cli: Any, moto_url: str) -
     assert depth(sqs, dlq) + depth(sqs, votes) == 7
     assert depth(sqs, dlq) >= result["came_back"]
 
+    # peek: received, then visible again at once
+    in_dlq = depth(sqs, dlq)
+    peeked = json.loads(cli("queue", "peek", "votes-dlq", *target, "--json").stdout)["messages"]
+    assert len(peeked) == in_dlq and {m["queue"] for m in peeked} == {"votes-dlq"}
+    assert all(m["votes"] == 0 and m["receive_count"] >= 1 for m in peeked)
+    visible = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert int(visible["Attributes"]["ApproximateNumberOfMessages"]) == in_dlq
+
     plan = json.loads(cli("redrive", *target, "--dry-run", "--json").stdout)
     assert plan["method"] == "dry-run" and plan["moved"] == 0
     would = {q["dlq"]: q["would_move"] for q in plan["queues"]}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cached_property, partial
@@ -27,12 +27,14 @@ from votectl.errors import AwsError, UsageError
 from votectl.logevents import LogEvent, LogQuery
 from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
 from votectl.operations import Progress
+from votectl.peek import PeekedMessage, peeked
 
 __all__ = ["AwsOperations", "FunctionInfo", "StackReport"]
 
 MAX_MOVE_RATE = 500
 SCAN_SEGMENTS = 8
 RETURN_CHECK_RECEIVES = 3  # idle receives before the fallback stops looking for more
+_PEEK_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp"]
 _FINISHED = {"COMPLETED", "CANCELLED", "FAILED"}
 
 
@@ -197,6 +199,39 @@ class AwsOperations:
         table = DynamoVoteTable(self._table, client=self.dynamodb, shards=shards)
         with aws_errors(f"reading results for {title_id}", self.stage):
             return Results.from_counts(title_id, table.counts(title_id))
+
+    # --- peek -------------------------------------------------------------------------
+
+    def peek(self, queues: Sequence[str], count: int) -> list[PeekedMessage]:
+        """Receive up to ``count`` messages of each queue, then make them visible again at once
+        (ChangeMessageVisibility 0). SQS counts the receive: on a source queue that is one
+        step nearer its DLQ; on a DLQ (no redrive policy) it changes nothing else."""
+        found: list[PeekedMessage] = []
+        for name in queues:
+            url = self._queue_url(name)
+            held: dict[str, dict[str, Any]] = {}
+            with aws_errors(f"peeking at {name}", self.stage):
+                try:
+                    while len(held) < count:
+                        reply = self.sqs.receive_message(
+                            QueueUrl=url,
+                            MaxNumberOfMessages=min(10, count - len(held)),
+                            VisibilityTimeout=30,
+                            WaitTimeSeconds=0,
+                            MessageSystemAttributeNames=[
+                                "ApproximateReceiveCount",
+                                "SentTimestamp",
+                            ],
+                        )
+                        fresh = [m for m in reply.get("Messages", []) if m["MessageId"] not in held]
+                        if not fresh:
+                            break
+                        held.update((m["MessageId"], m) for m in fresh)
+                finally:
+                    self._release(url, [m["ReceiptHandle"] for m in held.values()])
+            now = int(time.time() * 1000)
+            found += [_peeked(name, m, now) for m in held.values()]
+        return found
 
     # --- logs -------------------------------------------------------------------------
 
@@ -416,6 +451,18 @@ def _sources(queue: str | None) -> list[str]:
     if name not in sources:
         raise UsageError(f"unknown queue {queue!r}", hint="queues: votes, ready (or their -dlq)")
     return [name]
+
+
+def _peeked(queue: str, message: dict[str, Any], now_ms: int) -> PeekedMessage:
+    attributes = message.get("Attributes", {})
+    return peeked(
+        queue,
+        message["MessageId"],
+        message["Body"],
+        int(attributes.get("SentTimestamp", now_ms)),
+        int(attributes.get("ApproximateReceiveCount", 0)),
+        now_ms,
+    )
 
 
 def _dry_run(depths: Iterable[tuple[str, int]]) -> RedriveResult:

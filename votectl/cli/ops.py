@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 
 from votectl.cli.options import JsonOut, with_stage
-from votectl.cli.render import queue_table, redrive_table, results_table
+from votectl.cli.render import peek_table, queue_table, redrive_table, results_table
 from votectl.config import Stage
 from votectl.errors import PipelineFailed, UsageError
 from votectl.model import queue_stats_json
 from votectl.output import Progress, emit, table
+from votectl.peek import PEEK_QUEUES
 from votectl.targets import open_target
 
 queue_app = typer.Typer(help="Inspect the queues.", no_args_is_help=True)
@@ -24,6 +25,27 @@ def queue_stats(stage: Stage, as_json: JsonOut = False) -> None:
     """Messages visible, in flight and delayed, per queue and DLQ."""
     stats = open_target(stage).queue_stats()
     emit(queue_stats_json(stats), queue_table(stats), as_json)
+
+
+@queue_app.command("peek")
+@with_stage()
+def queue_peek(
+    stage: Stage,
+    queue: Annotated[
+        str | None,
+        typer.Argument(help=f"One of {', '.join(PEEK_QUEUES)} \\[default: both DLQs]."),
+    ] = None,
+    count: Annotated[int, typer.Option(help="Messages per queue.", min=1, max=100)] = 10,
+    as_json: JsonOut = False,
+) -> None:
+    """Look at a queue's messages without consuming them: votes, receive count, age.
+
+    On AWS they are received and made visible again at once (SQS counts the receive).
+    """
+    if queue is not None and queue not in PEEK_QUEUES:
+        raise UsageError(f"unknown queue {queue!r}", hint=f"queues: {', '.join(PEEK_QUEUES)}")
+    messages = open_target(stage).peek([queue] if queue else ["votes-dlq", "ready-dlq"], count)
+    emit({"messages": [m.to_json() for m in messages]}, peek_table(messages), as_json)
 
 
 @table_app.command("count")

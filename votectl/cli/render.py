@@ -8,8 +8,9 @@ from rich.table import Table
 from votectl.logevents import LogEvent
 from votectl.model import QueueStat, RedriveResult, Results
 from votectl.output import table
+from votectl.peek import PeekedMessage
 
-__all__ = ["log_line", "queue_table", "redrive_table", "results_table"]
+__all__ = ["log_line", "peek_table", "queue_table", "redrive_table", "results_table"]
 
 
 def results_table(results: Results) -> Table:
@@ -59,3 +60,27 @@ def log_line(event: LogEvent) -> str:
     return (
         f"[dim]{when}[/] [{colour}]{event.function:<9}[/] {level_text} {escape(event.message)}{ids}"
     )
+
+
+def peek_table(messages: list[PeekedMessage]) -> Table:
+    rows = []
+    for m in messages:
+        first = m.sample[0] if m.sample else None
+        vote = (
+            f"{first['user_id']} {first['title_id']} {first['aspect']}={first['score']}"
+            if first
+            else ""
+        )
+        rows.append(
+            [
+                m.queue,
+                m.message_id,
+                m.votes,
+                vote,
+                m.receive_count,
+                f"{m.age_s:.0f}s",
+                m.problem or "",
+            ]
+        )
+    columns = ["queue", "message", "votes", "first vote", "receives", "age", "problem"]
+    return table(f"{len(messages)} messages (left in place)", columns, rows)

@@ -3,7 +3,8 @@ they work whether or not `votectl up` is running."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 
 from votectl.errors import UsageError
 from votectl.local.layout import Layout
@@ -13,6 +14,7 @@ from votectl.local.table import SqliteVoteTable
 from votectl.logevents import LogEvent, LogQuery
 from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
 from votectl.operations import Progress
+from votectl.peek import PeekedMessage, peeked
 
 __all__ = ["LocalOperations"]
 
@@ -61,6 +63,19 @@ class LocalOperations:
 
     def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
         return read_logs(self.layout.require().logs_dir, query, follow)
+
+    def peek(self, queues: Sequence[str], count: int) -> list[PeekedMessage]:
+        """Up to ``count`` messages of each queue named, changing nothing (see SqliteQueue.peek)."""
+        found: list[PeekedMessage] = []
+        now = int(time.time() * 1000)
+        for name in queues:
+            q = self._queue(name.removesuffix("-dlq"))
+            try:
+                rows = q.peek(name.endswith("-dlq"), count)
+            finally:
+                q.close()
+            found += [peeked(name, i, body, sent, n, now) for i, body, sent, n in rows]
+        return found
 
     def redrive(
         self,
