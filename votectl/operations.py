@@ -9,7 +9,7 @@ from typing import Protocol
 
 from votectl.errors import PipelineFailed
 from votectl.logevents import LogEvent, LogQuery
-from votectl.model import QueueStat, RedriveResult, Results, TableCount
+from votectl.model import Pulse, QueueStat, RedriveResult, Results, TableCount
 from votectl.peek import PeekedMessage
 
 __all__ = ["Operations", "Progress", "drain", "wait_for"]
@@ -38,6 +38,10 @@ class Operations(Protocol):
 
     def peek(self, queues: Sequence[str], count: int) -> list[PeekedMessage]:
         """Up to ``count`` messages of each queue, left where they were."""
+        ...
+
+    def pulse(self) -> Pulse:
+        """Accepted votes, oldest message ages and inflow, for the live view."""
         ...
 
     def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:

@@ -6,8 +6,11 @@ Progress, warnings and errors go to stderr so that stdout stays data.
 from __future__ import annotations
 
 import json
+import select
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -21,6 +24,7 @@ __all__ = [
     "emit_line",
     "err",
     "fail_line",
+    "live_screen",
     "out",
     "table",
     "warn",
@@ -97,6 +101,38 @@ class StatusLine:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+
+
+@contextmanager
+def live_screen() -> Iterator[tuple[Callable[[Any], None], Callable[[float], bool]]]:
+    """(show, wait) for a screen that refreshes: on a terminal a Rich Live screen, and
+    ``wait(seconds)`` returns True when q is pressed; elsewhere each frame printed in turn."""
+    if not (out.is_terminal and sys.stdin.isatty()):
+
+        def pause(seconds: float) -> bool:
+            time.sleep(seconds)
+            return False
+
+        yield out.print, pause
+        return
+    import termios
+    import tty
+
+    from rich.live import Live
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+
+    def wait(seconds: float) -> bool:
+        ready, _, _ = select.select([sys.stdin], [], [], seconds)
+        return bool(ready) and sys.stdin.read(1).lower() == "q"
+
+    try:
+        tty.setcbreak(fd)
+        with Live(console=out, screen=True, auto_refresh=False) as live:
+            yield lambda renderable: live.update(renderable, refresh=True), wait
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 class Progress:

@@ -215,3 +215,6 @@ def test_cli_logs_against_a_moto_server(cli: Any, moto_url: str) -> None:
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [e["function"] for e in lines] == ["receiver", "processor", "writer"]
     assert cli("logs", *target, "--since", "1x", code=2).stderr.count("error:") == 1
+    # the live view reads the same stack: queue attributes, DescribeTable, CloudWatch
+    frame = cli("watch", *target, "--frames", "1").stdout
+    assert "votes-dlq" in frame and "table: 0 votes" in frame and "accepted" not in frame

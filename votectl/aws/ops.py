@@ -25,7 +25,7 @@ from votectl.aws.stack import FUNCTIONS, QUEUES, DeployedStack, read_stack
 from votectl.config import Stage
 from votectl.errors import AwsError, UsageError
 from votectl.logevents import LogEvent, LogQuery
-from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
+from votectl.model import Pulse, QueueMove, QueueStat, RedriveResult, Results, TableCount
 from votectl.operations import Progress
 from votectl.peek import PeekedMessage, peeked
 
@@ -232,6 +232,36 @@ class AwsOperations:
             now = int(time.time() * 1000)
             found += [_peeked(name, m, now) for m in held.values()]
         return found
+
+    # --- pulse (for `votectl watch`) -------------------------------------------------
+
+    def pulse(self) -> Pulse:
+        """SQS's CloudWatch metrics: the oldest message's age and messages sent a second, each
+        queue's latest one-minute datapoint of the last five minutes (None where there is none)."""
+        names = {name: self._queue_url(name).rsplit("/", 1)[-1] for name in QUEUES}
+        queries = []
+        for n, physical in enumerate(names.values()):
+            for metric, stat, key in (
+                ("ApproximateAgeOfOldestMessage", "Maximum", "age"),
+                ("NumberOfMessagesSent", "Sum", "sent"),
+            ):
+                queries.append(_metric_query(f"{key}{n}", metric, stat, physical))
+        end = time.time()
+        with aws_errors("reading the queues' CloudWatch metrics", self.stage):
+            reply = self.aws.client("cloudwatch").get_metric_data(
+                MetricDataQueries=queries, StartTime=end - 300, EndTime=end
+            )
+        latest = {
+            r["Id"]: (r["Values"][0] if r.get("Values") else None)
+            for r in reply["MetricDataResults"]
+        }
+        ages: dict[str, float | None] = {}
+        rates: dict[str, float | None] = {}
+        for n, name in enumerate(names):
+            ages[name] = latest.get(f"age{n}")
+            sent = latest.get(f"sent{n}")
+            rates[name] = None if sent is None else sent / 60
+        return Pulse(accepted=None, oldest_age_s=ages, in_rate=rates)
 
     # --- logs -------------------------------------------------------------------------
 
@@ -463,6 +493,21 @@ def _peeked(queue: str, message: dict[str, Any], now_ms: int) -> PeekedMessage:
         int(attributes.get("ApproximateReceiveCount", 0)),
         now_ms,
     )
+
+
+def _metric_query(query_id: str, metric: str, stat: str, queue_name: str) -> dict[str, Any]:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/SQS",
+                "MetricName": metric,
+                "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+            },
+            "Period": 60,
+            "Stat": stat,
+        },
+    }
 
 
 def _dry_run(depths: Iterable[tuple[str, int]]) -> RedriveResult:

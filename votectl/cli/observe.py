@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from votectl.cli.options import JsonOut, with_stage
-from votectl.cli.render import log_line
+from votectl.cli.render import log_line, watch_view
 from votectl.config import Stage
 from votectl.logevents import FUNCTIONS, LogQuery, parse_since
-from votectl.output import emit_line
+from votectl.output import emit_line, live_screen
 from votectl.targets import open_target
 
 Functions = Annotated[
@@ -42,5 +42,35 @@ def logs(
         emit_line(event.to_json(), log_line(event), as_json)
 
 
+@with_stage()
+def watch(
+    stage: Stage,
+    interval: Annotated[
+        float, typer.Option(help="Seconds between refreshes.", min=0.2, max=60)
+    ] = 1.0,
+    frames: Annotated[
+        int | None, typer.Option(help="Stop after this many refreshes (for scripts).", min=1)
+    ] = None,
+) -> None:
+    """A live view: each queue's depth, in/out rate, sparkline and oldest message, the table
+    count and accepted votes/s. q leaves (exit 0), as does Ctrl-C (exit 130).
+
+    Local: from the data dir. AWS: GetQueueAttributes, DescribeTable's estimate, CloudWatch.
+    """
+    from votectl.watch import sampler_for
+    from votectl.watch import watch as run_watch
+
+    title = f"votectl watch: {stage.name} (queue depths are messages, not votes)"
+    with live_screen() as (show, wait):
+        run_watch(
+            sampler_for(open_target(stage)),
+            lambda state: show(watch_view(state, title)),
+            wait,
+            interval,
+            frames,
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(logs)
+    app.command()(watch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
@@ -9,8 +10,16 @@ from votectl.logevents import LogEvent
 from votectl.model import QueueStat, RedriveResult, Results
 from votectl.output import table
 from votectl.peek import PeekedMessage
+from votectl.watch import WatchState, sparkline
 
-__all__ = ["log_line", "peek_table", "queue_table", "redrive_table", "results_table"]
+__all__ = [
+    "log_line",
+    "peek_table",
+    "queue_table",
+    "redrive_table",
+    "results_table",
+    "watch_view",
+]
 
 
 def results_table(results: Results) -> Table:
@@ -84,3 +93,35 @@ def peek_table(messages: list[PeekedMessage]) -> Table:
         )
     columns = ["queue", "message", "votes", "first vote", "receives", "age", "problem"]
     return table(f"{len(messages)} messages (left in place)", columns, rows)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _age(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}s"
+
+
+def watch_view(state: WatchState, title: str) -> Group:
+    """The live screen: each queue's depth, rates, sparkline and oldest message; the table."""
+    rows = [
+        [
+            q.name,
+            q.depth,
+            _rate(q.in_per_s),
+            _rate(q.out_per_s),
+            sparkline(q.history),
+            _age(q.oldest_age_s),
+        ]
+        for q in state.queues()
+    ]
+    queues = table(
+        title, ["queue (messages)", "depth", "in/s", "out/s", "depth, recent", "oldest"], rows
+    )
+    count, stored = state.table()
+    accepted, per_s = state.accepted()
+    said = f"table: {count:,} votes ({_rate(stored)}/s stored)"
+    if accepted is not None:
+        said += f"   accepted: {accepted:,} votes ({_rate(per_s)}/s)"
+    return Group(queues, said, "[dim]q or Ctrl-C leaves[/]")

@@ -38,6 +38,11 @@ class Layout:
         return self.root / "up.json"
 
     @property
+    def status_file(self) -> Path:
+        """Written by a running `votectl up` each second: {"accepted": running total, "at"}."""
+        return self.root / "up-status.json"
+
+    @property
     def logs_dir(self) -> Path:
         """Each `votectl up` child's output: <child>.log, rotated (see local/logfiles.py)."""
         return self.root / "logs"

@@ -3,6 +3,7 @@ they work whether or not `votectl up` is running."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 
@@ -12,7 +13,7 @@ from votectl.local.logfiles import read_logs
 from votectl.local.queue import SqliteQueue
 from votectl.local.table import SqliteVoteTable
 from votectl.logevents import LogEvent, LogQuery
-from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
+from votectl.model import Pulse, QueueMove, QueueStat, RedriveResult, Results, TableCount
 from votectl.operations import Progress
 from votectl.peek import PeekedMessage, peeked
 
@@ -76,6 +77,25 @@ class LocalOperations:
                 q.close()
             found += [peeked(name, i, body, sent, n, now) for i, body, sent, n in rows]
         return found
+
+    def pulse(self) -> Pulse:
+        try:
+            accepted: int | None = int(json.loads(self.layout.status_file.read_text())["accepted"])
+        except (OSError, ValueError, KeyError, TypeError):
+            accepted = None  # no `votectl up` running here
+        ages: dict[str, float | None] = {}
+        sent: dict[str, int] = {}
+        for name in QUEUES:
+            q = self._queue(name)
+            try:
+                sent[name] = q.sent_total()
+                for dlq in (False, True):
+                    oldest = q.peek(dlq, 1)
+                    queue = f"{name}-dlq" if dlq else name
+                    ages[queue] = (time.time() * 1000 - oldest[0][2]) / 1000 if oldest else None
+            finally:
+                q.close()
+        return Pulse(accepted=accepted, oldest_age_s=ages, sent=sent)
 
     def redrive(
         self,

@@ -400,6 +400,11 @@ class SqliteQueue:
 
         return [stat(self.name, False), stat(self.dlq_name, True)]
 
+    def sent_total(self) -> int:
+        """Messages ever sent to this queue (inbox ids are never reused): a rate's counter."""
+        row = self._inbox.execute("SELECT seq FROM sqlite_sequence WHERE name = 'inbox'").fetchone()
+        return int(row[0]) if row else 0
+
     def peek(self, dlq: bool, count: int) -> list[tuple[str, str, int, int]]:
         """Up to ``count`` messages of the queue (or its DLQ), oldest first, as (message id,
         body, sent at ms, receive count). Reads only: no receive count or visibility changes."""

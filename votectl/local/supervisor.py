@@ -232,6 +232,7 @@ def run_up(
             pollers.stop(POLLER_GRACE_SECONDS)
             sock.close()
             layout.up_file.unlink(missing_ok=True)
+            layout.status_file.unlink(missing_ok=True)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
 
@@ -251,6 +252,13 @@ def _write_up_file(layout: Layout, url: str, *groups: _Group) -> None:
     processes = {label: pid for group in groups for label, pid in group.pids().items()}
     info = {"url": url, "pid": os.getpid(), "processes": processes}
     layout.up_file.write_text(json.dumps(info))
+
+
+def _write_status_file(layout: Layout, accepted: int) -> None:
+    """The running accepted total for `votectl watch` (replaced whole: readers never see half)."""
+    tmp = layout.status_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"accepted": accepted, "at": time.time()}))
+    tmp.replace(layout.status_file)
 
 
 def _supervise(
@@ -280,9 +288,13 @@ def _supervise(
             for line in died:
                 notice(line)
         now = time.monotonic()
-        if status is None or now - last_time < 1.0:
+        if now - last_time < 1.0:
             continue
         total = tally.total(accepted)
+        _write_status_file(layout, total)
+        if status is None:
+            last_accepted, last_time = total, now
+            continue
         status(
             {
                 "accepted": total,
