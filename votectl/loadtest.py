@@ -23,6 +23,7 @@ from typing import Any
 from votectl.config import Stage
 from votectl.errors import LoadtestFailed, UsageError, VotectlError
 from votectl.operations import Operations, drain
+from votectl.report import recording
 from votectl.targets import open_target
 
 __all__ = [
@@ -147,6 +148,7 @@ class LoadtestResult:
     verification: Verification | None = None
     report_dir: str = ""
     html: str = ""
+    pipeline_html: str = ""  # votectl.report's page: the pipeline over the run and the drain
 
     @property
     def votes_per_s(self) -> float:
@@ -178,6 +180,7 @@ class LoadtestResult:
             "lost": self.lost,
             "report_dir": self.report_dir,
             "html": self.html,
+            "pipeline_html": self.pipeline_html,
         }
 
 
@@ -328,13 +331,17 @@ def run(
     log unless ``locust_log`` takes it."""
     settings.report_dir.mkdir(parents=True, exist_ok=True)
     settings.summary_path.unlink(missing_ok=True)
-    with _target(stage, output) as (url, ops):
+    pipeline_html = settings.report_dir / "pipeline.html"
+    history = settings.report_dir / f"{settings.csv_prefix.name}_stats_history.csv"
+    with _target(stage, output) as (url, ops), recording(ops, pipeline_html, history) as rec:
         before = ops.table_count(exact=True).count if settings.verify else 0
         _run_locust(locust_command(url, settings), locust_log or output)
+        rec.mark("load ends")
         stats, errors, summary = read_summary(settings.summary_path)
         verification = (
             _verify(ops, before, settings.drain_timeout, output) if settings.verify else None
         )
+        rec.mark("drained")
     return LoadtestResult(
         stage=stage.name,
         url=url,
@@ -346,4 +353,5 @@ def run(
         verification=verification,
         report_dir=str(settings.report_dir),
         html=str(settings.html_path),
+        pipeline_html=str(pipeline_html),
     )

@@ -97,7 +97,7 @@ def _summary_table(r: LoadtestResult) -> object:
             ["in DLQs", f"{v.dlq_messages:,}"],
             ["lost", f"{r.lost:,}"],
         ]
-    rows.append(["reports", f"{r.report_dir} ({r.html})"])
+    rows.append(["reports", f"{r.report_dir} ({r.html}, {r.pipeline_html})"])
     return table(f"votectl loadtest ({r.duration_s:.1f}s)", ["", "value"], rows)
 
 
