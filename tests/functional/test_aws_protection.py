@@ -18,14 +18,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.functional.test_aws_deploy import (  # noqa: F401  (fixtures)
-    THIS_TREE,
-    Recorder,
-    aws,
-    cli,
-    deployed,
-    moto_url,
-)
+from tests.functional import test_aws_deploy as shared
 from votectl.aws.deploy import deploy, destroy
 from votectl.aws.session import Aws
 from votectl.aws.stack import read_stack
@@ -33,6 +26,10 @@ from votectl.config import Stage
 from votectl.errors import ConfigError, StackNotFound
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
+
+# the AWS fixtures of test_aws_deploy, shared
+aws, deployed, cli, moto_url = shared.aws, shared.deployed, shared.cli, shared.moto_url
+Recorder, THIS_TREE = shared.Recorder, shared.THIS_TREE
 
 ITEM = {"pk": {"S": "t1#3"}, "sk": {"S": "u1#story"}, "score": {"N": "4"}}
 
@@ -64,9 +61,9 @@ def test_destroy_keeps_the_table_and_its_votes(deployed: Aws) -> None:
 
 
 def test_destroy_delete_data_removes_stack_and_table_at_once(deployed: Aws) -> None:
-    table = table_of(deployed)
     result = destroy(deployed, Recorder(), delete_data=True, purge=True)
     assert (result.deleted, result.table_kept, result.bucket_kept) == (True, False, False)
+    assert result.table and result.table.startswith("votectl-dev-VotesTable-")
     assert deployed.client("dynamodb").list_tables()["TableNames"] == []
 
 
@@ -110,8 +107,8 @@ def test_table_shards_change_on_a_table_with_votes_is_refused_before_any_write(
 # --- the CLI against a moto server ------------------------------------------------------
 
 
-def server_client(moto_url: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=moto_url, region_name="us-east-1")
+def server_client(url: str, service: str) -> Any:
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1")
 
 
 def test_cli_refuses_a_shard_change_with_votes_and_changes_nothing(
