@@ -17,7 +17,6 @@ import subprocess
 import sys
 import uuid
 import zipfile
-from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,14 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.functional import test_aws_deploy as shared
 from tests.functional.conftest import http_event, sqs_event
 from votectl.aws import bundle
 
 HOST_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 HOST_ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+moto_url = shared.moto_url  # a moto server of this module's own
+
 # boto3 and what it imports, linked in from this interpreter's site-packages
 BOTO = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
@@ -50,19 +52,6 @@ class Context:
 result = handler(json.load(sys.stdin), Context())
 print(json.dumps({"result": result, "lambdas": lambdas.__file__, "msgspec": msgspec.__file__}))
 """
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
