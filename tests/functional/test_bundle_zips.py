@@ -166,3 +166,15 @@ def test_a_bad_request_is_answered_by_the_zip_too(
     assert (answer["statusCode"], body["error"]) == (400, "invalid vote")
     assert body["details"][0]["field"] == "title_id"
     assert drain(aws_on["sqs"], aws_on["votes"]) == []
+
+
+def test_the_receiver_zip_answers_a_function_url_event(
+    unzipped: dict[str, Path], boto_dir: Path, aws_on: dict[str, Any]
+) -> None:
+    """The front door `function-url` sends Function URL events (payload format 2.0)."""
+    vote = {"user_id": "u2", "title_id": "t9", "aspect": "acting", "score": 5}
+    event = http_event("POST", "/votes", json.dumps(vote), template="lambda-function-url.json")
+    answer = run_zip("receiver", event, unzipped, boto_dir, aws_on["env"])
+    assert answer["statusCode"] == 202
+    [queued] = drain(aws_on["sqs"], aws_on["votes"])
+    assert '"t9"' in queued
