@@ -99,7 +99,7 @@ def test_deploy_creates_the_stack_and_a_second_deploy_is_a_no_op(aws: Aws, tmp_p
 def test_dry_run_and_decline_change_nothing_then_an_update_applies(
     deployed: Aws, tmp_path: Path
 ) -> None:
-    bigger = Aws(Stage(name="dev", region="us-east-1", memory=1024))
+    bigger = Aws(Stage(name="dev", region="us-east-1", writer_memory=1024))
     lam = deployed.client("lambda")
     cfn = deployed.client("cloudformation")
 

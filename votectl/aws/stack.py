@@ -90,7 +90,7 @@ def stack_parameters(stage: Stage, bundle: Bundle, bucket: str) -> dict[str, str
         "ProcessorKey": keys["processor"],
         "WriterKey": keys["writer"],
         "Architecture": stage.architecture,
-        "MemorySize": stage.memory,
+        "MemorySize": stage.writer_memory,  # one per function next
         "ReceiverTimeout": stage.receiver_timeout,
         "ProcessorTimeout": stage.processor_timeout,
         "WriterTimeout": stage.writer_timeout,
