@@ -49,8 +49,9 @@ def plan(
     result = plan_stage(load_stage(stage), votes_per_s, batch_size, titles=titles, zipf_s=zipf_s)
     emit(result.to_json(), _render(result), as_json)
     if not result.fits:
-        binding = result.binding
-        where = f": {binding.component} binds first ({binding.limit})" if binding else ""
+        failing = [c for c in (result.binding, result.binding_setting) if c and not c.fits]
+        first = failing[0] if failing else None
+        where = f": {first.component} binds first ({first.limit})" if first else ""
         raise DoesNotFit(f"{votes_per_s:,.0f} votes/s does not fit stage {result.stage}{where}")
 
 
@@ -65,7 +66,8 @@ def _needs(result: Plan, name: str) -> str:
     if name == "table":
         return (
             f"{_num(f.write_units_per_s)} WRU/s; hottest shard key"
-            f" {_num(f.hot_key_units_per_s)} WCU/s"
+            f" {_num(f.hot_key_units_per_s)} WCU/s (top title {f.hot_title_share:.1%},"
+            f" {result.settings.table_shards} shards)"
         )
     if name in ("votes queue", "ready queue"):
         q = f.votes_queue if name == "votes queue" else f.ready_queue
@@ -110,7 +112,9 @@ def _capacity(result: Plan) -> Table:
         f"plan for stage {result.stage} ({result.settings.front_door}):"
         f" {result.votes_per_s:,.0f} votes/s, {result.batch_size} a request"
     )
-    return table(title, ["component", "needs", "limit", "need", "limit value", "headroom"], rows)
+    return table(
+        title, ["component", "needs", "limit", "need", "limit value", "headroom"], rows, left=3
+    )
 
 
 def _costs(result: Plan) -> Table:
@@ -118,8 +122,7 @@ def _costs(result: Plan) -> Table:
     rows = [
         [
             c.name,
-            ", ".join(f"{k} ${v * SECONDS_PER_MONTH:,.0f}" for k, v in c.cost.parts.items())
-            or "-",
+            ", ".join(f"{k} ${v * SECONDS_PER_MONTH:,.0f}" for k, v in c.cost.parts.items()) or "-",
             f"${c.cost.monthly:,.0f}",
             f"${c.cost.per_million_votes(rate):.4f}",
         ]
@@ -128,7 +131,8 @@ def _costs(result: Plan) -> Table:
     rows.append(["total", "", f"${result.monthly:,.0f}", f"${result.per_million_votes:.4f}"])
     p = result.prices
     title = f"cost ({p.region} list prices checked {p.checked}, a month = 730 h at this rate)"
-    return table(title, ["component", "by item, per month", "per month", "per million votes"], rows)
+    columns = ["component", "by item, per month", "per month", "per million votes"]
+    return table(title, columns, rows, left=2)
 
 
 def _summary(result: Plan) -> str:
@@ -147,17 +151,18 @@ def _summary(result: Plan) -> str:
             f" ${abs(saves):,.0f}/month (${alt.per_million_votes:.4f} per million votes;"
             f" {'fits' if alt.fits else 'does not fit'})"
         )
-    binding = result.binding
-    if binding is not None:
-        top = binding.max_votes_per_s(result.votes_per_s)
-        at = f" at about {top:,.0f} votes/s" if top is not None else ""
-        lines.append(f"binds first: {binding.component}: {binding.limit}{at}")
+    for what, check in (
+        ("binds first (AWS quota)", result.binding),
+        ("binds before it (stage setting)", result.binding_setting),
+    ):
+        if check is not None:
+            top = check.max_votes_per_s(result.votes_per_s)
+            at = f" at about {top:,.0f} votes/s" if top is not None else ""
+            lines.append(f"{what}: {check.component}: {check.limit}{at}")
     lines.append("fits" if result.fits else "does not fit; to fit:")
     lines.extend(f"  - {fix}" for fix in result.fixes)
     m = result.measured
-    lines.append(
-        f"handler figures: {'ESTIMATES, ' if m.estimate else ''}`{m.command}` of {m.date}"
-    )
+    lines.append(f"handler figures: {'ESTIMATES, ' if m.estimate else ''}`{m.command}` of {m.date}")
     return "\n".join(lines)
 
 

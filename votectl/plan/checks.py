@@ -68,6 +68,7 @@ class Check:
     scales: bool  # the need grows with the rate (else: holds or fails at any rate)
     fix: str
     source: str
+    setting: bool = False  # the value is the stage's own (votectl.toml), not an AWS quota
 
     @property
     def headroom(self) -> float:
@@ -84,6 +85,7 @@ class Check:
         headroom = self.headroom
         return {
             "limit": self.limit,
+            "kind": "setting" if self.setting else "quota",
             "unit": self.unit,
             "need": round(self.need, 3),
             "value": round(self.value, 3),
@@ -112,7 +114,7 @@ def _api(f: Flow, s: Settings) -> list[Check]:
     return [
         Check(
             "api",
-            f"API Gateway account throttle ({quota:,} requests/s per Region)",
+            "API Gateway throttle (account, Region)",
             "requests/s",
             need,
             quota,
@@ -130,6 +132,7 @@ def _api(f: Flow, s: Settings) -> list[Check]:
             True,
             f"raise throttle_rate to {_up(need):,}",
             "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html",
+            setting=True,
         ),
     ]
 
@@ -158,6 +161,7 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
                     True,
                     f"raise {fn.name}_reserved_concurrency to {_up(fn.concurrency):,}",
                     QUOTAS["lambda_unreserved_minimum"][1],
+                    setting=True,
                 )
             )
         else:
@@ -165,7 +169,7 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
             out.append(
                 Check(
                     fn.name,
-                    f"Lambda concurrency, Region ({account:,}, shared by unreserved functions)",
+                    "Lambda concurrency (Region, shared)",
                     "concurrent",
                     fn.concurrency,
                     max(0.0, share),
@@ -187,7 +191,7 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
             out.append(
                 Check(
                     "receiver",
-                    f"Lambda invocations ({per} per second per unit of concurrency)",
+                    f"Lambda invocations ({per}/s per concurrency)",
                     "invocations/s",
                     fn.invocations_per_s,
                     cap,
@@ -212,6 +216,7 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
                 f"lower the reserved concurrency to {account - unreserved_min:,} in total,"
                 " or request a Lambda concurrent executions quota increase",
                 url,
+                setting=True,
             )
         )
     return out
@@ -244,16 +249,18 @@ def _consumer(fn: FunctionLoad, s: Settings, m: Measured) -> list[Check]:
             True,
             fix,
             esm_url,
+            setting=True,
         ),
         Check(
             name,
-            f"a full batch within half the {timeout} s {name}_timeout",
+            f"full batch within half {name}_timeout",
             "s",
             fn.full_batch_ms / 1000,
             timeout / 2,
             False,
             f"lower {name}_batch_size to {fit_records:,}, or raise {name}_memory",
             "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html",
+            setting=True,
         ),
     ]
 
@@ -262,7 +269,7 @@ def _queue(q: QueueLoad, consumer: str) -> Check:
     quota, url = QUOTAS["sqs_in_flight"]
     return Check(
         q.name,
-        f"in-flight messages per standard queue (about {quota:,})",
+        "SQS in-flight messages (about)",
         "messages",
         q.in_flight,
         quota,
@@ -279,7 +286,7 @@ def _table(f: Flow, s: Settings) -> list[Check]:
     out = [
         Check(
             "table",
-            f"table write throughput quota ({quota:,} WRU/s)",
+            "table write quota (per table)",
             "WRU/s",
             need,
             quota,
@@ -289,7 +296,7 @@ def _table(f: Flow, s: Settings) -> list[Check]:
         ),
         Check(
             "table",
-            "warm throughput (a new on-demand table: 4,000 WRU/s)"
+            "warm throughput (new on-demand table)"
             if s.table_warm_write_units <= new
             else "table_warm_write_units",
             "WRU/s",
@@ -298,6 +305,7 @@ def _table(f: Flow, s: Settings) -> list[Check]:
             True,
             f"set table_warm_write_units = {_up(need):,}",
             warm_url,
+            setting=s.table_warm_write_units > new,
         ),
     ]
     if s.table_max_write_units > 0:
@@ -311,6 +319,7 @@ def _table(f: Flow, s: Settings) -> list[Check]:
                 True,
                 f"raise table_max_write_units to {_up(need):,} (or 0: no cap)",
                 "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode-max-throughput.html",
+                setting=True,
             )
         )
     per, part_url = QUOTAS["partition_write"]
@@ -318,8 +327,7 @@ def _table(f: Flow, s: Settings) -> list[Check]:
     out.append(
         Check(
             "table",
-            f"hottest title per shard key ({per:,} WCU/s per partition,"
-            f" {s.table_shards} shards, top title {f.hot_title_share:.1%} of votes)",
+            "partition (hottest shard key)",
             "WCU/s",
             f.hot_key_units_per_s,
             per,

@@ -167,9 +167,7 @@ def flow(
     votes_per_message1 = batch_size / per_request
 
     # processor: event source batches of the votes queue -> ready messages
-    records1 = _batch_records(
-        size1, s.processor_batch_size, s.processor_batch_window, messages1
-    )
+    records1 = _batch_records(size1, s.processor_batch_size, s.processor_batch_window, messages1)
     full1 = _full_records(size1, s.processor_batch_size, s.processor_batch_window)
     votes_p = records1 * votes_per_message1
     processor = _function(

@@ -3,8 +3,9 @@
 They come from `python benchmarks/aws_capacity.py --json` (branch `lambdas`): each handler in a
 process capped to its memory's CPU share (memory/1769 of a core) against a stub AWS endpoint
 answering in 4 ms. Until that run is copied in, the figures below are ESTIMATES (``estimate`` is
-True and the plan says so): the writer's from issue 8 (310 votes/s per invocation at 512 MB),
-the others scaled from `benchmarks/cost.py` (CPU per vote on a full core).
+True and the plan says so): the writer's from issue 8 (989 votes/s per invocation on a full
+core, 310 at 512 MB), the others scaled from `benchmarks/cost.py` (CPU per vote on a full core,
+x 1769/512 for a 512 MB share).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Measured:
 MEASURED = Measured(
     receiver=FunctionFigures(512, 12_000.0, 12.0, 400),
     processor=FunctionFigures(512, 30_000.0, 20.0, 600),
-    writer=FunctionFigures(512, 310.0, 20.0, 600),
+    writer=FunctionFigures(1769, 989.0, 20.0, 600),
     write_calls_per_vote=1.0,
     vote_bytes=132,
     ready_message_votes=100,

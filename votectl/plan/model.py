@@ -67,12 +67,23 @@ class Plan:
     def fits(self) -> bool:
         return all(c.fits for c in self.checks)
 
+    def _first(self, setting: bool) -> Check | None:
+        candidates = [c for c in self.checks if c.setting == setting and (c.scales or not c.fits)]
+        return min(candidates, key=lambda c: c.headroom, default=None)
+
     @property
     def binding(self) -> Check | None:
-        """The limit the rate meets first: the least headroom among limits that grow with the
-        rate, or a fixed limit that already fails (pipeline order breaks ties)."""
-        candidates = [c for c in self.checks if c.scales or not c.fits]
-        return min(candidates, key=lambda c: c.headroom, default=None)
+        """The AWS quota the rate meets first: the least headroom among quotas that grow with
+        the rate, or a fixed one that already fails (pipeline order breaks ties)."""
+        return self._first(setting=False)
+
+    @property
+    def binding_setting(self) -> Check | None:
+        """A stage setting that binds before ``binding`` (raising it is a votectl.toml edit)."""
+        first, quota = self._first(setting=True), self.binding
+        if first is None or (quota is not None and first.headroom >= quota.headroom):
+            return None
+        return first
 
     @property
     def fixes(self) -> list[str]:
@@ -101,14 +112,8 @@ class Plan:
             "batch_size": self.batch_size,
             "requests_per_s": round(self.flow.requests_per_s, 3),
             "fits": self.fits,
-            "binding": None
-            if binding is None
-            else {
-                "component": binding.component,
-                "limit": binding.limit,
-                "headroom": binding.to_json(rate)["headroom"],
-                "max_votes_per_s": binding.to_json(rate)["max_votes_per_s"],
-            },
+            "binding": _brief(binding, rate),
+            "binding_setting": _brief(self.binding_setting, rate),
             "fixes": self.fixes,
             "components": [
                 {
@@ -141,6 +146,16 @@ class Plan:
             "measured": self.measured.to_json(),
             "prices": self.prices.to_json(),
         }
+
+
+def _brief(check: Check | None, rate: float) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    full = check.to_json(rate)
+    return {"component": check.component, **{k: full[k] for k in _BRIEF}}
+
+
+_BRIEF = ("limit", "kind", "need", "value", "headroom", "max_votes_per_s")
 
 
 def _needs(name: str, f: Flow) -> dict[str, float]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-__all__ = ["FRONT_DOORS", "Settings"]
+from votectl.config import FRONT_DOORS
 
-FRONT_DOORS = ("http-api", "function-url")
+__all__ = ["FRONT_DOORS", "Settings"]
 
 
 @dataclass(frozen=True)
