@@ -46,3 +46,9 @@ def test_targets_do_not_import_each_other_nor_the_cli(target: str, other: str) -
         names = imports(path)
         assert not any(n.startswith(f"votectl.{other}") for n in names), path
         assert not any(n.startswith("votectl.cli") for n in names), path
+
+
+@pytest.mark.parametrize("path", modules("votectl/plan"), ids=str)
+def test_plan_imports_neither_the_cli_nor_a_target(path: Path) -> None:
+    names = imports(path)
+    assert not any(n.startswith(("votectl.cli", "votectl.aws", "votectl.local")) for n in names)
