@@ -311,7 +311,9 @@ def cli(moto_url: str, tmp_path: Path, aws_env: dict[str, str], wheel_cache: Pat
 
 def test_cli_deploy_status_ops_and_destroy(cli: Any, moto_url: str) -> None:
     target = ("--stage", "dev", "--endpoint-url", moto_url)
-    first = json.loads(cli("deploy", *target, "--yes", "--json").stdout)
+    deployed = cli("deploy", *target, "--yes", "--json")
+    assert "per million votes" in deployed.stderr  # the plan's cost line beside the change set
+    first = json.loads(deployed.stdout)
     assert first["outcome"] == "deployed"
     assert {c["action"] for c in first["changes"]} == {"add"}
     assert json.loads(cli("deploy", *target, "--yes", "--json").stdout)["outcome"] == "no-op"

@@ -27,13 +27,13 @@ def plan(
     ] = DEFAULT_RATE,
     batch_size: Annotated[
         int,
-        typer.Option("--batch-size", min=1, max=MAX_BATCH, help="Votes per request."),
+        typer.Option("--batch-size", help=f"Votes per request (1-{MAX_BATCH})."),
     ] = DEFAULT_BATCH,
     titles: Annotated[
-        int, typer.Option("--titles", min=1, help="Titles in the catalogue (Zipf popularity).")
+        int, typer.Option("--titles", help="Titles in the catalogue (Zipf popularity).")
     ] = DEFAULT_TITLES,
     zipf_s: Annotated[
-        float, typer.Option("--zipf-s", min=0.0, help="Zipf exponent of title popularity.")
+        float, typer.Option("--zipf-s", help="Zipf exponent of title popularity (>= 0).")
     ] = DEFAULT_S,
     stage: StageName = None,
     as_json: JsonOut = False,
@@ -46,6 +46,13 @@ def plan(
         votes_per_s = parse_rate(rate)
     except ValueError as exc:
         raise UsageError(f"--rate: {exc}", hint=RATE_HINT) from None
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise UsageError(
+            f"--batch-size must be 1-{MAX_BATCH}, got {batch_size}",
+            hint=f"the receiver takes at most {MAX_BATCH} votes a request",
+        )
+    if titles < 1 or zipf_s < 0:
+        raise UsageError("--titles must be >= 1 and --zipf-s >= 0", hint="defaults: 10000, 1.1")
     result = plan_stage(load_stage(stage), votes_per_s, batch_size, titles=titles, zipf_s=zipf_s)
     emit(result.to_json(), _render(result), as_json)
     if not result.fits:
