@@ -68,7 +68,7 @@ def test_single_votes_name_the_api_quota(tmp_path: Path) -> None:
     done = run(tmp_path, "plan", "--rate", "40000/s", "--batch-size", "1")
     assert done.returncode == 1
     assert "binds first (AWS quota): api: API Gateway throttle" in done.stdout
-    assert "request an API Gateway quota increase" in done.stdout
+    assert "request an API Gateway throttle quota increase" in done.stdout
     assert done.stderr.count("error:") == 1 and "API Gateway throttle" in done.stderr
     as_json = run(tmp_path, "plan", "--rate", "40000/s", "--batch-size", "1", "--json")
     assert as_json.returncode == 1

@@ -115,7 +115,7 @@ def test_single_votes_at_40k_meet_the_api_quota_first() -> None:
     assert (plan.binding.component, plan.binding.value) == ("api", 10_000)
     assert "API Gateway" in plan.binding.limit
     assert plan.binding.max_votes_per_s(40_000) == pytest.approx(10_000)
-    assert any("API Gateway quota increase" in fix for fix in plan.fixes)
+    assert any("API Gateway throttle quota increase" in fix for fix in plan.fixes)
     # the stage's own throttle (5,000) binds even earlier, and is named as a setting
     assert plan.binding_setting is not None
     assert plan.binding_setting.limit == "stage throttle_rate"
@@ -181,6 +181,14 @@ def test_the_account_concurrency_pool_is_shared() -> None:
     assert len({round(c.headroom, 9) for c in pool}) == 1
 
 
+def test_ramp_from_idle() -> None:
+    plan = plan_stage(Stage(), 40_000, 100)
+    ramp = plan.ramp_seconds
+    assert ramp["writer"] == pytest.approx((plan.flow.writer.concurrency - 5) / 300 * 60)
+    assert ramp["processor"] == 0  # under the 5 concurrent batches a mapping starts with
+    assert ramp["receiver"] == pytest.approx(plan.flow.receiver.concurrency / 100)
+
+
 def test_top_share_matches_the_loadtests_sampler() -> None:
     assert top_share(10_000, 1.1) == pytest.approx(Zipf(10_000, 1.1).probability(1))
     assert top_share(10_000, 1.1) == pytest.approx(0.1514, abs=1e-4)
@@ -228,6 +236,7 @@ def test_the_json_schema_is_stable() -> None:
         "fixes",
         "components",
         "cost",
+        "ramp_seconds",
         "popularity",
         "settings",
         "measured",

@@ -149,6 +149,8 @@ def _summary(result: Plan) -> str:
         f"popularity: Zipf over {result.titles:,} titles, s = {result.zipf_s:g};"
         f" the top title gets {share:.1%} of the votes"
     )
+    ramp = ", ".join(f"{k} {v:.1f} s" for k, v in result.ramp_seconds.items())
+    lines.append(f"scale-up from idle: {ramp}")
     alt = result.alternative
     if alt is not None:
         saves = result.monthly - alt.monthly

@@ -119,8 +119,8 @@ def _api(f: Flow, s: Settings) -> list[Check]:
             need,
             quota,
             True,
-            f"request an API Gateway quota increase (throttle rate) to {_up(need):,} requests/s,"
-            f" or send batches of at least {batch} votes a request",
+            f"request an API Gateway throttle quota increase to {_up(need):,} requests/s,"
+            f" or send >= {batch} votes a request",
             url,
         ),
         Check(
@@ -174,7 +174,7 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
                     fn.concurrency,
                     max(0.0, share),
                     True,
-                    "request a Lambda concurrent executions quota increase to"
+                    "request a Lambda concurrency quota increase to"
                     f" {_up(sum(reserved.values()) + shared_need):,}",
                     account_url,
                 )
@@ -185,7 +185,7 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
             fix = (
                 f"raise receiver_reserved_concurrency to {_up(fn.invocations_per_s / per):,}"
                 if own
-                else "request a Lambda concurrent executions quota increase to"
+                else "request a Lambda concurrency quota increase to"
                 f" {_up(fn.invocations_per_s / per):,} (it sets the invocation rate too)"
             )
             out.append(
@@ -196,7 +196,7 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
                     fn.invocations_per_s,
                     cap,
                     True,
-                    fix + f", or send batches of at least {_up(f.votes_per_s / cap)} votes",
+                    fix + f", or send >= {_up(f.votes_per_s / cap)} votes a request",
                     url,
                 )
             )

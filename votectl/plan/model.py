@@ -94,6 +94,18 @@ class Plan:
         return list(seen)
 
     @property
+    def ramp_seconds(self) -> dict[str, float]:
+        """Seconds from idle to the concurrency each function needs: a function adds 1,000
+        execution environments per 10 s; an SQS mapping starts at 5 and adds up to 300 a
+        minute. Not a limit at a steady rate; the time a sudden peak waits in the queues."""
+        f = self.flow
+        return {
+            "receiver": f.receiver.concurrency / 1000 * 10,
+            "processor": max(0.0, f.processor.concurrency - 5) / 300 * 60,
+            "writer": max(0.0, f.writer.concurrency - 5) / 300 * 60,
+        }
+
+    @property
     def monthly(self) -> float:
         return sum(c.cost.monthly for c in self.components)
 
@@ -137,6 +149,7 @@ class Plan:
                     "saves_monthly_usd": round(self.monthly - self.alternative.monthly, 2),
                 },
             },
+            "ramp_seconds": {k: round(v, 2) for k, v in self.ramp_seconds.items()},
             "popularity": {
                 "titles": self.titles,
                 "zipf_s": self.zipf_s,
