@@ -99,7 +99,7 @@ def test_deploy_creates_the_stack_and_a_second_deploy_is_a_no_op(aws: Aws, tmp_p
 def test_dry_run_and_decline_change_nothing_then_an_update_applies(
     deployed: Aws, tmp_path: Path
 ) -> None:
-    bigger = Aws(Stage(name="dev", region="us-east-1", writer_memory=1024))
+    bigger = Aws(Stage(name="dev", region="us-east-1", writer_memory=2048))
     lam = deployed.client("lambda")
     cfn = deployed.client("cloudformation")
 
@@ -107,15 +107,16 @@ def test_dry_run_and_decline_change_nothing_then_an_update_applies(
     assert dry.outcome == "dry-run"  # moto lists no Changes for a parameter-only update
     pending = cfn.list_change_sets(StackName="votectl-dev")["Summaries"]
     assert [s for s in pending if s["ExecutionStatus"] == "AVAILABLE"] == []
-    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == 512
+    memory = STAGE.writer_memory
+    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == memory
 
     declined = deploy(bigger, Recorder(answer=False), out_dir=tmp_path)
     assert declined.outcome == "declined"
-    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == 512
+    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == memory
 
     applied = deploy(bigger, Recorder(), out_dir=tmp_path)
     assert applied.outcome == "deployed"
-    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == 1024
+    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == 2048
 
 
 def test_a_dry_run_of_a_first_deploy_leaves_no_stack(aws: Aws, tmp_path: Path) -> None:
