@@ -88,7 +88,7 @@ def deploy(
     total = [0]
 
     def confirm(changes: Sequence[Change]) -> bool:
-        err.print(Group(_changes_table(changes), cost_line(stage)))
+        err.print(Group(_changes_table(changes), cost_line(stage)), soft_wrap=True)
         total[0] = len(changes)
         return _ask(f"Apply {len(changes)} change(s) to {stage.stack_name}?", yes)
 
