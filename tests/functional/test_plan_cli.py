@@ -16,7 +16,7 @@ STAGES = """
 [stages.prod]
 region = "eu-west-1"
 front_door = "function-url"
-writer_max_concurrency = 10
+writer_max_concurrency = 2
 receiver_reserved_concurrency = 300
 
 [stages.bad]
@@ -114,6 +114,32 @@ def test_bad_input_is_one_line_and_exit_2(here: Path, args: tuple[str, ...], nee
     assert done.returncode == 2, done.stderr
     assert needle in done.stderr
     assert done.stdout == ""
+
+
+def test_figures_from_the_benchmark(tmp_path: Path) -> None:
+    figures = {
+        "receiver": {
+            "memory_mb": 256,
+            "votes_per_s_per_invocation": 100,
+            "votes_per_s_per_invocation_batch_100": 5000,
+        },
+        "processor": {"memory_mb": 512, "votes_per_s_per_invocation": 20000},
+        "writer": {"memory_mb": 1769, "votes_per_s_per_invocation": 400},
+        "command": "python benchmarks/aws_capacity.py --json",
+        "date": "2026-11-28",
+    }
+    (tmp_path / "figures.json").write_text(json.dumps(figures))
+    args = ("plan", "--rate", "40k/s", "--batch-size", "100", "--figures", "figures.json")
+    done = run(tmp_path, *args, "--json")
+    assert done.returncode == 1  # 400 votes/s per writer: 100 writers, more than 50
+    data = json.loads(done.stdout)
+    assert data["measured"]["estimate"] is False and data["measured"]["date"] == "2026-11-28"
+    assert any(f.startswith("raise writer_max_concurrency to 10") for f in data["fixes"])
+    (tmp_path / "bad.json").write_text('{"receiver": {}}')
+    bad = run(tmp_path, "plan", "--figures", "bad.json")
+    assert bad.returncode == 2 and "benchmarks/aws_capacity.py" in bad.stderr
+    missing = run(tmp_path, "plan", "--figures", "nope.json")
+    assert missing.returncode == 2 and "nope.json" in missing.stderr
 
 
 def _readme_plan_section() -> str:

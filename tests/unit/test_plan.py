@@ -130,22 +130,60 @@ def test_a_function_url_meets_the_lambda_invocation_quota_instead() -> None:
 
 
 def test_a_short_writer_fleet_names_its_setting_with_the_number_needed() -> None:
-    plan = plan_stage(replace(Stage(), writer_max_concurrency=20), 40_000, 100)
-    need = plan.flow.writer.concurrency
-    assert 40 < need < 42  # 40,000 / 989 votes/s, plus 4 invocations/s x 20 ms
+    plan = plan_stage(replace(Stage(), writer_max_concurrency=5), 40_000, 100)
+    w, votes = MEASURED.writer, MEASURED.ready_message_votes
+    # 160 ready messages/s; a 1 s window gathers a full batch of 100: 1.6 invocations/s
+    batch = 100 * votes
+    invocations = 40_000 / batch
+    need = invocations * (w.overhead_ms / 1000 + batch / w.votes_per_s(Stage().writer_memory))
+    assert plan.flow.writer.concurrency == pytest.approx(need)
     assert not plan.fits
     assert f"raise writer_max_concurrency to {math.ceil(need)}" in plan.fixes
 
 
 def test_a_batch_longer_than_half_the_timeout_is_named() -> None:
-    plan = plan_stage(replace(Stage(), writer_memory=512), 1_000, 100)
+    plan = plan_stage(replace(Stage(), writer_memory=256), 1_000, 100)
     writer = {c.name: c for c in plan.components}["writer"]
     timeout = next(c for c in writer.checks if "timeout" in c.limit)
-    # 100 messages x 100 votes at 989 x 512/1769 votes/s: about 35 s against 15 s
-    assert timeout.need == pytest.approx(0.020 + 10_000 / (989 * 512 / 1769), rel=1e-6)
-    assert not timeout.fits
-    fits = math.floor((15_000 - 20) * (989 * 512 / 1769) / 1000 / 100)
+    w, votes = MEASURED.writer, MEASURED.ready_message_votes
+    rate = w.votes_per_s_per_invocation * 256 / w.memory_mb  # CPU share of 256 MB
+    assert timeout.need == pytest.approx(w.overhead_ms / 1000 + 100 * votes / rate)
+    assert not timeout.fits and timeout.value == 15
+    fits = math.floor((15_000 - w.overhead_ms) * rate / 1000 / votes)
     assert f"lower writer_batch_size to {fits}, or raise writer_memory" in plan.fixes
+
+
+def test_benchmark_figures_replace_the_estimates() -> None:
+    # the shape benchmarks/aws_capacity.py --json prints (branch lambdas)
+    data = {
+        "receiver": {
+            "memory_mb": 256,
+            "votes_per_s_per_invocation": 100,  # 10 ms a single-vote request
+            "votes_per_s_per_invocation_batch_100": 5000,  # 20 ms a 100-vote request
+        },
+        "processor": {"memory_mb": 512, "votes_per_s_per_invocation": 20000},
+        "writer": {
+            "memory_mb": 512,
+            "votes_per_s_per_invocation": 700,
+            "write_calls_per_vote": 0.05,
+        },
+        "command": "python benchmarks/aws_capacity.py --json",
+        "date": "2026-11-28",
+    }
+    m = MEASURED.from_benchmark(data)
+    assert not m.estimate and m.date == "2026-11-28"
+    # 10 ms = o + 1/v, 20 ms = o + 100/v: v = 9,900 votes/s, o = 9.9 ms
+    assert m.receiver.votes_per_s_per_invocation == pytest.approx(9900)
+    assert m.receiver.overhead_ms == pytest.approx(10 - 1000 / 9900)
+    assert (m.writer.memory_mb, m.writer.votes_per_s_per_invocation) == (512, 700)
+    assert m.write_calls_per_vote == 0.05
+    with pytest.raises(KeyError):
+        MEASURED.from_benchmark({"receiver": {}})
+
+
+def test_the_ready_message_bound_is_the_writers() -> None:
+    envelope = pytest.importorskip("lambdas.envelope")  # branch lambdas owns the bound
+    assert MEASURED.ready_message_votes == envelope.VOTES_PER_READY_MESSAGE
 
 
 def test_table_limits_warm_throughput_cap_and_hot_partition() -> None:

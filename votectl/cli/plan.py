@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +18,7 @@ from votectl.output import emit, table
 from votectl.plan import DEFAULT_BATCH, DEFAULT_RATE, RATE_HINT, Plan, parse_rate, plan_stage
 from votectl.plan.checks import Check
 from votectl.plan.cost import SECONDS_PER_MONTH
+from votectl.plan.measured import MEASURED, Measured
 from votectl.plan.zipf import DEFAULT_S, DEFAULT_TITLES
 
 __all__ = ["plan", "register"]
@@ -35,6 +38,12 @@ def plan(
     zipf_s: Annotated[
         float, typer.Option("--zipf-s", help="Zipf exponent of title popularity (>= 0).")
     ] = DEFAULT_S,
+    figures: Annotated[
+        Path | None,
+        typer.Option(
+            "--figures", help="Handler figures: the JSON of benchmarks/aws_capacity.py --json."
+        ),
+    ] = None,
     stage: StageName = None,
     as_json: JsonOut = False,
 ) -> None:
@@ -53,13 +62,31 @@ def plan(
         )
     if titles < 1 or zipf_s < 0:
         raise UsageError("--titles must be >= 1 and --zipf-s >= 0", hint="defaults: 10000, 1.1")
-    result = plan_stage(load_stage(stage), votes_per_s, batch_size, titles=titles, zipf_s=zipf_s)
+    measured = MEASURED if figures is None else _figures(figures)
+    result = plan_stage(
+        load_stage(stage),
+        votes_per_s,
+        batch_size,
+        titles=titles,
+        zipf_s=zipf_s,
+        measured=measured,
+    )
     emit(result.to_json(), _render(result), as_json)
     if not result.fits:
         failing = [c for c in (result.binding, result.binding_setting) if c and not c.fits]
         first = failing[0] if failing else None
         where = f": {first.component} binds first ({first.limit})" if first else ""
         raise DoesNotFit(f"{votes_per_s:,.0f} votes/s does not fit stage {result.stage}{where}")
+
+
+def _figures(path: Path) -> Measured:
+    try:
+        return MEASURED.from_benchmark(json.loads(path.read_text()))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"--figures {path}: not readable as benchmark figures ({type(exc).__name__}: {exc})",
+            hint="pass the output of `python benchmarks/aws_capacity.py --json`",
+        ) from None
 
 
 def _num(value: float) -> str:

@@ -3,14 +3,15 @@
 They come from `python benchmarks/aws_capacity.py --json` (branch `lambdas`): each handler in a
 process capped to its memory's CPU share (memory/1769 of a core) against a stub AWS endpoint
 answering in 4 ms. Until that run is copied in, the figures below are ESTIMATES (``estimate`` is
-True and the plan says so): the writer's from issue 8 (989 votes/s per invocation on a full
-core, 310 at 512 MB), the others scaled from `benchmarks/cost.py` (CPU per vote on a full core,
-x 1769/512 for a 512 MB share).
+True and the plan says so): the writer's from issue 8 (989 votes/s per invocation on a full core
+with one conditional PutItem per vote) times 2.5 for the batched PartiQL path branch `lambdas`
+chose, the others scaled from `benchmarks/cost.py` (CPU per vote on a full core, x 1769/512 for
+a 512 MB share). ``Measured.from_benchmark`` reads that script's JSON (`votectl plan --figures`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 __all__ = ["MEASURED", "FunctionFigures", "Measured", "ONE_VCPU_MB"]
@@ -37,7 +38,7 @@ class Measured:
     receiver: FunctionFigures
     processor: FunctionFigures
     writer: FunctionFigures
-    write_calls_per_vote: float  # table calls per vote (1.0 unthrottled; retries add)
+    write_calls_per_vote: float  # table calls per vote (shown; the bill counts write units)
     vote_bytes: int  # one encoded vote in a queue message
     ready_message_votes: int  # the writer's bound on votes per ready message (branch lambdas)
     command: str
@@ -47,14 +48,50 @@ class Measured:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def from_benchmark(self, data: dict[str, Any]) -> Measured:
+        """These figures updated from the JSON of `benchmarks/aws_capacity.py --json`.
+
+        The receiver's fixed overhead and per-vote rate come from its two figures (1-vote and
+        100-vote requests: 1/r1 = o + 1/v and 100/r100 = o + 100/v); the processor's and the
+        writer's rates are over full batches, their overhead folded in. Raises KeyError or
+        ValueError on JSON of another shape.
+        """
+        r, p, w = data["receiver"], data["processor"], data["writer"]
+        single = float(r["votes_per_s_per_invocation"])
+        batch = float(r["votes_per_s_per_invocation_batch_100"])
+        per_vote = max((100 / batch - 1 / single) / 99, 1e-6)
+        receiver = FunctionFigures(
+            int(r["memory_mb"]),
+            1 / per_vote,
+            max(0.0, 1 / single - per_vote) * 1000,
+            self.receiver.log_bytes_per_invocation,
+        )
+
+        def folded(fig: dict[str, Any], old: FunctionFigures) -> FunctionFigures:
+            rate = float(fig["votes_per_s_per_invocation"])
+            if rate <= 0:
+                raise ValueError("votes_per_s_per_invocation must be above zero")
+            return FunctionFigures(int(fig["memory_mb"]), rate, 0.0, old.log_bytes_per_invocation)
+
+        return replace(
+            self,
+            receiver=receiver,
+            processor=folded(p, self.processor),
+            writer=folded(w, self.writer),
+            write_calls_per_vote=float(w.get("write_calls_per_vote", self.write_calls_per_vote)),
+            command=str(data.get("command", self.command)),
+            date=str(data.get("date", self.date)),
+            estimate=False,
+        )
+
 
 MEASURED = Measured(
     receiver=FunctionFigures(512, 12_000.0, 12.0, 400),
     processor=FunctionFigures(512, 30_000.0, 20.0, 600),
-    writer=FunctionFigures(1769, 989.0, 20.0, 600),
-    write_calls_per_vote=1.0,
+    writer=FunctionFigures(1769, 2500.0, 20.0, 600),
+    write_calls_per_vote=0.04,  # BatchExecuteStatement: 25 statements a call
     vote_bytes=132,
-    ready_message_votes=100,
+    ready_message_votes=250,  # lambdas.envelope.VOTES_PER_READY_MESSAGE
     command="python benchmarks/aws_capacity.py --json",
     date="2026-11-27",
     estimate=True,
