@@ -63,6 +63,9 @@ def test_the_flow_by_hand() -> None:
     assert f.writer.invocations_per_s == pytest.approx(1)
     assert f.writer.concurrency == pytest.approx(1.0)
     assert f.write_units_per_s == 1000  # one WRU per vote, won or lost
+    # in flight: a poller holds messages while its batch fills (1 s), then for the invocation
+    assert f.votes_queue.in_flight == pytest.approx(100 * (1 + 1))
+    assert f.ready_queue.in_flight == pytest.approx(10 * (1 + 1))
     assert f.hot_key_units_per_s == pytest.approx(1000 * top_share() / 10)
 
 

@@ -109,6 +109,12 @@ def _full_records(size: float, batch_size: int, window: int) -> int:
     return max(1, min(cap, SQS_BATCH) if window == 0 else cap)
 
 
+def _gathering(records: float, messages_per_s: float, window: int) -> float:
+    """Seconds a poller holds received messages while it fills a batch: until the batch is
+    full or the window closes."""
+    return min(float(window), records / messages_per_s) if messages_per_s > 0 else 0.0
+
+
 def _function(
     name: str,
     figures: FunctionFigures,
@@ -188,7 +194,7 @@ def flow(
         messages1,
         size1,
         requests * _send_billed(per_request, size1),
-        s.processor_batch_window + processor.duration_ms / 1000.0,
+        _gathering(records1, messages1, s.processor_batch_window) + processor.duration_ms / 1000,
     )
 
     # writer: event source batches of the ready queue -> one write per vote
@@ -212,7 +218,7 @@ def flow(
         messages2,
         size2,
         processor.invocations_per_s * _send_billed(ready_per_invocation, size2),
-        s.writer_batch_window + writer.duration_ms / 1000.0,
+        _gathering(records2, messages2, s.writer_batch_window) + writer.duration_ms / 1000,
     )
     hot_key = votes_per_s * hot_title_share * ITEM_WRU / max(1, s.table_shards)
     return Flow(
