@@ -14,7 +14,7 @@ from lambdas.contract import MAX_BATCH
 from votectl.cli.options import JsonOut, StageName
 from votectl.config import load_stage
 from votectl.errors import DoesNotFit, UsageError
-from votectl.output import emit, table
+from votectl.output import emit, out, table
 from votectl.plan import DEFAULT_BATCH, DEFAULT_RATE, RATE_HINT, Plan, parse_rate, plan_stage
 from votectl.plan.checks import Check
 from votectl.plan.cost import SECONDS_PER_MONTH
@@ -72,6 +72,8 @@ def plan(
         measured=measured,
     )
     emit(result.to_json(), _render(result), as_json)
+    if not as_json:  # never wrapped: one line per fix, as a script would grep it
+        out.print(_summary(result), soft_wrap=True, markup=False, highlight=False)
     if not result.fits:
         failing = [c for c in (result.binding, result.binding_setting) if c and not c.fits]
         first = failing[0] if failing else None
@@ -203,7 +205,7 @@ def _summary(result: Plan) -> str:
 
 
 def _render(result: Plan) -> Group:
-    return Group(_capacity(result), _costs(result), _summary(result))
+    return Group(_capacity(result), _costs(result))
 
 
 def register(app: typer.Typer) -> None:
