@@ -32,6 +32,8 @@ from votectl.errors import StackNotFound, UsageError
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 
 STAGE = Stage(name="dev", region="us-east-1")
+# `python -m votectl` in another cwd must still run this tree's code, not an installed copy
+THIS_TREE = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 
 class Recorder(Hooks):
@@ -128,7 +130,7 @@ def test_a_dry_run_of_a_first_deploy_leaves_no_stack(aws: Aws, tmp_path: Path) -
 
 def test_destroy_keeps_the_bucket_unless_purged(deployed: Aws) -> None:
     kept = destroy(deployed, Recorder())
-    assert kept.deleted and kept.bucket_kept
+    assert kept.deleted and kept.bucket_kept and kept.table_kept
     with pytest.raises(StackNotFound):
         destroy(deployed, Recorder())
     deployed.client("s3").head_bucket(Bucket=kept.bucket)  # still there
@@ -292,8 +294,7 @@ def moto_url() -> Iterator[str]:
 @pytest.fixture
 def cli(moto_url: str, tmp_path: Path, aws_env: dict[str, str], wheel_cache: Path) -> Any:
     (tmp_path / "votectl.toml").write_text('[stages.dev]\nregion = "us-east-1"\n')
-    root = str(Path(__file__).resolve().parents[2])  # this tree's votectl, not the installed one
-    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1", "PYTHONPATH": root}
+    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1", **THIS_TREE}
 
     def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(

@@ -51,12 +51,13 @@ def bundle(
     """Build one reproducible zip per function (receiver, processor, writer)."""
     from votectl.aws.bundle import ARCHITECTURES, build
 
-    architecture = arch or load_stage(stage).architecture
+    settings = load_stage(stage)
+    architecture = arch or settings.architecture
     if architecture not in ARCHITECTURES:
         raise UsageError(
             f"--arch must be one of {', '.join(ARCHITECTURES)}", hint="arm64 is the default"
         )
-    result = build(out, architecture)
+    result = build(out, architecture, runtime=settings.runtime)
     rows = [[Path(a.path).name, f"{a.size:,}", a.sha256] for a in result.artifacts]
     title = f"bundle ({result.runtime}, {result.architecture})"
     emit(result.to_json(), table(title, ["zip", "bytes", "sha256"], rows), as_json)
@@ -126,20 +127,44 @@ def destroy(
     purge: Annotated[
         bool, typer.Option("--purge", help="Also empty and delete the artifacts bucket.")
     ] = False,
+    delete_data: Annotated[
+        bool,
+        typer.Option(
+            "--delete-data",
+            help="Also delete the votes table, which destroy otherwise keeps. Asks twice;"
+            " with --yes it asks nothing.",
+        ),
+    ] = False,
     as_json: JsonOut = False,
 ) -> None:
-    """Delete the stage's stack, queues and table included; --purge also the artifacts bucket."""
+    """Delete the stage's stack and queues. The votes table is kept (--delete-data deletes it);
+    --purge also deletes the artifacts bucket."""
     from votectl.aws.deploy import Hooks
     from votectl.aws.deploy import destroy as run_destroy
     from votectl.aws.session import Aws
 
     _can_ask(yes)
-    what = f"Delete stack {stage.stack_name}, its queues and its votes table"
+    what = f"Delete stack {stage.stack_name} and its queues"
+    what += " AND ITS VOTES TABLE, every vote in it," if delete_data else " (the votes table stays)"
     if not _ask(what + (" and the artifacts bucket?" if purge else "?"), yes):
         raise typer.Exit(1)
+    if delete_data and not yes:
+        typed = click.prompt(
+            f"The votes are gone for good. Type the stage name ({stage.name}) to confirm",
+            default="",
+            show_default=False,
+            err=True,
+        )
+        if typed != stage.name:
+            err.print(f"{typed!r} is not {stage.name!r}: nothing deleted")
+            raise typer.Exit(1)
     hooks = Hooks(on_step=lambda step: err.print(f"[dim]{step}[/]"))
-    result = run_destroy(Aws(stage), hooks, purge=purge)
+    result = run_destroy(Aws(stage), hooks, purge=purge, delete_data=delete_data)
     lines = [f"{result.stack}: " + ("deleted" if result.deleted else "was not deployed")]
+    if result.table_kept:
+        lines.append(f"kept votes table {result.table} (delete it with --delete-data)")
+    elif result.table:
+        lines.append(f"deleted votes table {result.table}")
     lines.append(
         f"kept artifacts bucket {result.bucket} (delete it with --purge)"
         if result.bucket_kept
