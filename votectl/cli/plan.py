@@ -10,12 +10,19 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from lambdas.contract import MAX_BATCH
 from votectl.cli.options import JsonOut, StageName
 from votectl.config import load_stage
 from votectl.errors import DoesNotFit, UsageError
 from votectl.output import emit, out, table
-from votectl.plan import DEFAULT_BATCH, DEFAULT_RATE, RATE_HINT, Plan, parse_rate, plan_stage
+from votectl.plan import (
+    DEFAULT_BATCH,
+    DEFAULT_RATE,
+    MAX_BATCH,
+    RATE_HINT,
+    Plan,
+    parse_rate,
+    plan_stage,
+)
 from votectl.plan.checks import Check
 from votectl.plan.cost import SECONDS_PER_MONTH
 from votectl.plan.measured import MEASURED, Measured

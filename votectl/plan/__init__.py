@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lambdas.contract import MAX_BATCH
 from votectl.plan.model import Plan, build_plan
 from votectl.plan.rate import RATE_HINT, parse_rate
 from votectl.plan.settings import Settings
@@ -16,6 +17,7 @@ from votectl.plan.settings import Settings
 __all__ = [
     "DEFAULT_BATCH",
     "DEFAULT_RATE",
+    "MAX_BATCH",
     "RATE_HINT",
     "Plan",
     "Settings",
