@@ -167,4 +167,4 @@ def test_the_readme_plan_commands_run_as_shown(tmp_path: Path) -> None:
             missing = [line for line in shown if line != "..." and line not in printed]
             assert not missing, missing
         else:
-            assert printed == shown
+            assert printed == shown, "README block is stale; now:\n" + "\n".join(printed)
