@@ -9,6 +9,7 @@ VotectlError                 exit 1, operational failure
 ├── PipelineFailed           `votectl up` / demo could not start, drain, or lost votes
 ├── LoadtestFailed           Locust failed or wrote no summary
 ├── BundleFailed             a function zip could not be built (wheel, platform)
+├── DoesNotFit               `votectl plan`: the rate exceeds a limit of the stage
 └── AwsError                 an AWS call failed (credentials, endpoint, stack state, ...)
     ├── MissingCredentials
     ├── StackNotFound
@@ -25,6 +26,7 @@ __all__ = [
     "BundleFailed",
     "ConfigError",
     "DeployFailed",
+    "DoesNotFit",
     "LoadtestFailed",
     "MissingCredentials",
     "NotRunning",
@@ -79,6 +81,10 @@ class LoadtestFailed(VotectlError):
 
 class BundleFailed(VotectlError):
     hint = "run `votectl bundle` again; see README, 'Bundle'"
+
+
+class DoesNotFit(VotectlError):
+    hint = "make the changes listed under 'to fit', or plan a lower --rate"
 
 
 class AwsError(VotectlError):

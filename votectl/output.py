@@ -34,10 +34,13 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+def table(
+    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1
+) -> Table:
+    """Columns right-aligned (numbers) but the first ``left`` ones (names, text)."""
     t = Table(title=title, title_justify="left")
     for i, name in enumerate(columns):
-        t.add_column(name, justify="left" if i == 0 else "right")
+        t.add_column(name, justify="left" if i < left else "right")
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     return t

@@ -277,7 +277,9 @@ def test_redrive_uses_move_tasks_where_the_endpoint_has_them(aws_env: dict[str, 
 
 def test_cli_deploy_status_ops_and_destroy(cli: Any, moto_url: str) -> None:
     target = ("--stage", "dev", "--endpoint-url", moto_url)
-    first = json.loads(cli("deploy", *target, "--yes", "--json").stdout)
+    deployed = cli("deploy", *target, "--yes", "--json")
+    assert "per million votes" in " ".join(deployed.stderr.split())  # the plan's cost line
+    first = json.loads(deployed.stdout)
     assert first["outcome"] == "deployed"
     assert {c["action"] for c in first["changes"]} == {"add"}
     assert json.loads(cli("deploy", *target, "--yes", "--json").stdout)["outcome"] == "no-op"

@@ -91,3 +91,9 @@ def test_the_layer_rule_catches_the_old_circle() -> None:
     assert layer("votectl.targets") > layer("votectl.local.ops")
     assert layer("votectl.aws.ops") > layer("votectl.operations")
     assert not (ROOT / "votectl" / "ops.py").exists()
+
+
+@pytest.mark.parametrize("path", modules("votectl/plan"), ids=str)
+def test_plan_imports_neither_the_cli_nor_a_target(path: Path) -> None:
+    names = imports(path)
+    assert not any(n.startswith(("votectl.cli", "votectl.aws", "votectl.local")) for n in names)

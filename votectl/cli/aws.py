@@ -16,6 +16,7 @@ from votectl.cli.render import queue_table
 from votectl.config import Stage, load_stage
 from votectl.errors import UsageError
 from votectl.output import Progress, emit, err, table
+from votectl.plan import cost_line
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -88,7 +89,7 @@ def deploy(
     total = [0]
 
     def confirm(changes: Sequence[Change]) -> bool:
-        err.print(_changes_table(changes))
+        err.print(Group(_changes_table(changes), cost_line(stage)), soft_wrap=True)
         total[0] = len(changes)
         return _ask(f"Apply {len(changes)} change(s) to {stage.stack_name}?", yes)
 
@@ -108,7 +109,9 @@ def deploy(
         "no-op": f"{result.stack}: no changes; nothing deployed",
         "declined": f"{result.stack}: not applied; the change set was deleted",
         "dry-run": Group(
-            _changes_table(result.changes), f"dry run: change set for {result.stack} deleted"
+            _changes_table(result.changes),
+            cost_line(stage),
+            f"dry run: change set for {result.stack} deleted",
         ),
         "deployed": _outputs_table(result.stack, result.outputs),
     }[result.outcome]
