@@ -6,6 +6,7 @@ Progress, warnings and errors go to stderr so that stdout stays data.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -14,10 +15,27 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["Progress", "StatusLine", "emit", "err", "fail_line", "out", "table", "warn"]
+__all__ = [
+    "Progress",
+    "StatusLine",
+    "disable_color",
+    "emit",
+    "err",
+    "fail_line",
+    "out",
+    "table",
+    "warn",
+]
 
+# Rich honours NO_COLOR (https://no-color.org) and FORCE_COLOR by itself.
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+
+def disable_color() -> None:
+    """``--no-color``: no colour here, nor in typer's help, nor in child processes."""
+    os.environ["NO_COLOR"] = "1"
+    out.no_color = err.no_color = True
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,105 @@ def test_up_on_a_data_dir_with_an_earlier_state_file_stops_with_a_hint(tmp_path:
     assert result.returncode == 1
     assert "earlier votectl" in result.stderr and "hint:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- usage errors are click's, exit 2 -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("nosuchcmd",), "No such command 'nosuchcmd'"),
+        (("results",), "Missing argument 'TITLE_ID'"),
+        (("up", "--port", "abc"), "Invalid value for '--port'"),
+        (("redrive", "--max-per-second", "0"), "Invalid value for '--max-per-second'"),
+        (("queue", "stats", "--no-such-flag"), "No such option: --no-such-flag"),
+    ],
+)
+def test_usage_errors_exit_2_with_clicks_message(args: tuple[str, ...], words: str) -> None:
+    result = votectl(*args)
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("error:") == 1 and "hint: usage: votectl" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [(), ("queue",), ("table",)])
+def test_no_command_prints_the_help_and_exits_0(args: tuple[str, ...]) -> None:
+    result = votectl(*args)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: votectl" in result.stdout and "Commands" in result.stdout
+    assert result.stderr.strip() == ""
+
+
+@pytest.mark.parametrize("args", [("-h",), ("up", "-h"), ("queue", "stats", "-h")])
+def test_dash_h_is_help(args: tuple[str, ...]) -> None:
+    result = votectl(*args)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: votectl" in result.stdout and "--help" in result.stdout
+
+
+@pytest.mark.parametrize("args", [("--help",), ("up", "--help"), ("loadtest", "--help")])
+def test_help_shows_no_type_placeholders_for_flags_or_lists(args: tuple[str, ...]) -> None:
+    result = votectl(*args, env={"COLUMNS": "200"})
+    assert result.returncode == 0
+    assert "<bool>" not in result.stdout and "<list[" not in result.stdout
+    assert "--help" in result.stdout
+
+
+def test_repeatable_options_name_one_value() -> None:
+    up = votectl("up", "--help", env={"COLUMNS": "200"}).stdout
+    assert "STAGE=FRACTION" in up
+    assert "CLASS" in votectl("loadtest", "--help", env={"COLUMNS": "200"}).stdout
+
+
+# --- completion and colour --------------------------------------------------------------------
+
+
+def test_help_offers_shell_completion() -> None:
+    assert "--install-completion" in votectl("--help", env={"COLUMNS": "200"}).stdout
+
+
+def test_install_completion_writes_the_bash_script(tmp_path: Path) -> None:
+    result = votectl("--install-completion", "bash", env={"HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    script = tmp_path / ".bash_completions" / "votectl.sh"
+    assert "_VOTECTL_COMPLETE" in script.read_text()
+    assert str(script) in (tmp_path / ".bashrc").read_text()
+
+
+def test_completion_completes_commands() -> None:
+    result = votectl(
+        env={"_VOTECTL_COMPLETE": "complete_bash", "COMP_WORDS": "votectl qu", "COMP_CWORD": "1"}
+    )
+    assert result.returncode == 0
+    assert result.stdout.split() == ["queue"]
+
+
+_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+def _colours(text: str) -> set[int]:
+    """The foreground/background colour codes among the SGR sequences of ``text``."""
+    codes = {int(c) for seq in _SGR.findall(text) for c in seq.split(";") if c}
+    return {c for c in codes if 30 <= c <= 49 or 90 <= c <= 107}
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "coloured"),
+    [
+        ((), {}, True),
+        ((), {"NO_COLOR": "1"}, False),
+        (("--no-color",), {}, False),
+    ],
+)
+def test_no_color_flag_and_environment(
+    tmp_path: Path, flags: tuple[str, ...], env: dict[str, str], coloured: bool
+) -> None:
+    env = {"FORCE_COLOR": "1", **env}
+    error = votectl(*flags, "queue", "stats", "--data-dir", str(tmp_path / "none"), env=env)
+    assert error.returncode == 1 and "no local pipeline data" in error.stderr
+    assert bool(_colours(error.stderr)) is coloured
+    helped = votectl(*flags, "up", "--help", env=env)
+    assert bool(_colours(helped.stdout)) is coloured

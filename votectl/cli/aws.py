@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Group
 
@@ -36,7 +35,7 @@ def _can_ask(yes: bool) -> None:
 
 
 def _ask(question: str, yes: bool) -> bool:
-    return yes or click.confirm(question, default=False, err=True)
+    return yes or typer.confirm(question, default=False, err=True)
 
 
 def bundle(

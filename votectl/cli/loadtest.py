@@ -24,7 +24,12 @@ Duration = Annotated[str, typer.Option("--duration", "-t", help="Run time: 30s, 
 Shape = Annotated[str, typer.Option(help=f"Load shape: {', '.join(SHAPES)}.")]
 UserClass = Annotated[
     list[str] | None,
-    typer.Option("--user-class", "-c", help=f"Repeatable: {_CLASSES} \\[default: SingleVoter]."),
+    typer.Option(
+        "--user-class",
+        "-c",
+        metavar="CLASS",
+        help=f"Repeatable: {_CLASSES} \\[default: SingleVoter].",
+    ),
 ]
 BatchSize = Annotated[int | None, typer.Option(help="Votes per BatchVoter request (1-500).")]
 ReportDir = Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")]

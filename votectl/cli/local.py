@@ -28,8 +28,9 @@ def up(
     chaos: Annotated[
         list[str] | None,
         typer.Option(
-            help="STAGE=FRACTION: fail that fraction of a stage's batches "
-            "(receiver, processor, writer)."
+            metavar="STAGE=FRACTION",
+            help="Fail that fraction of a stage's batches (receiver, processor, writer); "
+            "repeatable.",
         ),
     ] = None,
     workers: Annotated[

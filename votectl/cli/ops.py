@@ -55,7 +55,9 @@ def table_count(
 @with_stage()
 def results(
     stage: Stage,
-    title_id: Annotated[str, typer.Argument(help="The title whose votes to summarise.")],
+    title_id: Annotated[
+        str, typer.Argument(metavar="TITLE_ID", help="The title whose votes to summarise.")
+    ],
     as_json: JsonOut = False,
 ) -> None:
     """Votes, mean and score histogram per aspect for one title."""
