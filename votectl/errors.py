@@ -2,8 +2,7 @@
 
 VotectlError                 exit 1, operational failure
 ├── UsageError               exit 2, bad flags, config or arguments
-│   ├── ConfigError          votectl.toml unreadable or invalid
-│   └── UnknownStage         --stage names no stage
+│   └── ConfigError          votectl.toml unreadable or invalid
 ├── NotRunning               the local pipeline's data dir does not exist yet
 ├── AlreadyRunning           another `votectl up` holds the data dir
 ├── PipelineFailed           `votectl up` / demo could not start, drain, or lost votes
@@ -32,7 +31,6 @@ __all__ = [
     "ResourceMissing",
     "StackBusy",
     "StackNotFound",
-    "UnknownStage",
     "UsageError",
     "VotectlError",
 ]
@@ -55,10 +53,6 @@ class UsageError(VotectlError):
 
 class ConfigError(UsageError):
     hint = "check votectl.toml (see README, 'Configuration')"
-
-
-class UnknownStage(UsageError):
-    hint = "define it under [stages.NAME] in votectl.toml, or use --stage local"
 
 
 class NotRunning(VotectlError):

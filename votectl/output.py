@@ -47,13 +47,14 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     return t
 
 
-def emit(payload: dict[str, Any], human: Any, as_json: bool) -> None:
-    """Print ``payload`` as one JSON document, or ``human`` (a Rich renderable) for people."""
+def emit(payload: dict[str, Any], human: Any, as_json: bool, soft_wrap: bool = False) -> None:
+    """Print ``payload`` as one JSON document, or ``human`` (a Rich renderable) for people;
+    ``soft_wrap``: text lines are never wrapped nor cut (values a user copies, such as URLs)."""
     if as_json:
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
         sys.stdout.flush()
     else:
-        out.print(human)
+        out.print(human, soft_wrap=soft_wrap)
 
 
 def warn(message: str) -> None:

@@ -18,7 +18,6 @@ from votectl.local.db import connect
         (("table", "count", "--data-dir", "{tmp}/missing"), 1, "no local pipeline data"),
         (("up", "--chaos", "writer=2", "--data-dir", "{tmp}/d"), 2, "bad --chaos"),
         (("up", "--chaos", "nobody=0.1", "--data-dir", "{tmp}/d"), 2, "bad --chaos"),
-        (("queue", "stats", "--stage", "nowhere"), 2, "unknown stage"),
         (("redrive", "--cancel", "--data-dir", "{tmp}/d"), 2, "nothing to cancel"),
         (("queue", "stats", "--data-dir", "{tmp}/old"), 1, "earlier votectl"),
     ],
@@ -37,6 +36,15 @@ def test_errors_are_one_line_with_a_hint(
     assert "hint:" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_a_stage_named_by_flags_alone_is_an_aws_stage(tmp_path: Path) -> None:
+    from tests.conftest import FAKE_AWS_ENV
+
+    flags = ("--stage", "nowhere", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9")
+    result = votectl("queue", "stats", *flags, env=FAKE_AWS_ENV)
+    assert result.returncode == 1, result.stderr  # it tried that endpoint: no "unknown stage"
+    assert "cannot reach" in result.stderr and "hint:" in result.stderr
 
 
 def test_a_broken_config_file_is_a_usage_error(tmp_path: Path) -> None:

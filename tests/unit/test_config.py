@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from votectl.config import Stage, load_stage
-from votectl.errors import ConfigError, UnknownStage
+from votectl.config import Stage, in_config, load_stage
+from votectl.errors import ConfigError
 
 
 def config(tmp_path: Path, text: str) -> Path:
@@ -45,7 +45,12 @@ def test_bad_settings_are_config_errors(tmp_path: Path, body: str, words: str) -
         load_stage("prod", config_path=path)
 
 
-def test_an_unknown_stage_names_the_known_ones(tmp_path: Path) -> None:
-    path = config(tmp_path, "[stages.prod]\n")
-    with pytest.raises(UnknownStage, match="known: local, prod"):
-        load_stage("staging", config_path=path)
+@pytest.mark.parametrize("text", [None, "[stages.prod]\n"])
+def test_a_stage_named_by_flags_alone_needs_no_file(tmp_path: Path, text: str | None) -> None:
+    path = tmp_path / "votectl.toml" if text is None else config(tmp_path, text)
+    stage = load_stage("staging", config_path=path, region="us-east-1", endpoint_url="http://e")
+    assert (stage.name, stage.region, stage.endpoint_url) == ("staging", "us-east-1", "http://e")
+    assert stage.stack_name == "votectl-staging" and not stage.is_local
+    assert stage.memory == Stage().memory
+    assert not in_config("staging", config_path=path)
+    assert in_config("prod", config_path=path) is (text is not None)

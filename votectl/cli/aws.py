@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group
+from rich.text import Text
 
 from votectl.cli.options import JsonOut, StageName, with_stage
 from votectl.cli.render import queue_table
-from votectl.config import Stage, load_stage
-from votectl.errors import UsageError
-from votectl.output import Progress, emit, err, table
+from votectl.config import Stage, in_config, load_stage
+from votectl.errors import StackNotFound, UsageError
+from votectl.output import Progress, emit, err, table, warn
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -80,6 +81,11 @@ def deploy(
     from votectl.aws.deploy import deploy as run_deploy
     from votectl.aws.session import Aws
 
+    if not in_config(stage.name):  # a typo must be visible before anything is created
+        warn(
+            f"stage {stage.name!r} is not in votectl.toml: {stage.stack_name} is deployed"
+            " from the defaults and your flags"
+        )
     _can_ask(yes or dry_run)
     progress = Progress("deploy")
     done: list[str] = []
@@ -108,11 +114,12 @@ def deploy(
         "dry-run": Group(
             _changes_table(result.changes), f"dry run: change set for {result.stack} deleted"
         ),
-        "deployed": _outputs_table(result.stack, result.outputs),
+        "deployed": f"{result.stack}: deployed",
     }[result.outcome]
-    if result.outcome == "no-op" and result.outputs:
-        human = Group(human, _outputs_table(result.stack, result.outputs))
-    emit(result.to_json(), human, as_json)
+    shows_outputs = result.outcome in ("deployed", "no-op") and bool(result.outputs)
+    if shows_outputs:
+        human = Group(human, _outputs_lines(result.outputs))
+    emit(result.to_json(), human, as_json, soft_wrap=shows_outputs)
 
 
 @with_stage(local=False)
@@ -130,18 +137,26 @@ def destroy(
     from votectl.aws.session import Aws
 
     _can_ask(yes)
-    what = f"Delete stack {stage.stack_name}, its queues and its votes table"
+    name = stage.stack_name
+    what = f"Delete stack {name}, its queues and its votes table"
     if not _ask(what + (" and the artifacts bucket?" if purge else "?"), yes):
-        raise typer.Exit(1)
+        emit(_untouched(name, "declined"), f"{name}: not destroyed", as_json)
+        return
     hooks = Hooks(on_step=lambda step: err.print(f"[dim]{step}[/]"))
-    result = run_destroy(Aws(stage), hooks, purge=purge)
-    lines = [f"{result.stack}: " + ("deleted" if result.deleted else "was not deployed")]
+    try:
+        result = run_destroy(Aws(stage), hooks, purge=purge)
+    except StackNotFound:  # only without --purge: there is nothing else to do
+        gone = f"{name}: already gone (no such stack); nothing destroyed"
+        emit(_untouched(name, "already-gone"), gone, as_json)
+        return
+    outcome = "deleted" if result.deleted else "already-gone"
+    lines = [f"{name}: " + ("deleted" if result.deleted else "already gone (no such stack)")]
     lines.append(
         f"kept artifacts bucket {result.bucket} (delete it with --purge)"
         if result.bucket_kept
         else f"deleted artifacts bucket {result.bucket}"
     )
-    emit(result.to_json(), "\n".join(lines), as_json)
+    emit({**result.to_json(), "outcome": outcome}, "\n".join(lines), as_json)
 
 
 @with_stage(local=False)
@@ -169,14 +184,30 @@ def status(stage: Stage, as_json: JsonOut = False) -> None:
     emit(report.to_json(), Group(head, functions, queue_table(report.queues), votes), as_json)
 
 
+def _untouched(stack: str, outcome: str) -> dict[str, Any]:
+    """destroy's JSON when it deleted nothing: the same keys as a deletion's."""
+    return {
+        "stack": stack,
+        "deleted": False,
+        "bucket": None,
+        "bucket_kept": True,
+        "outcome": outcome,
+    }
+
+
 def _changes_table(changes: Sequence[Change]) -> Table:
     rows = [[c.action, c.logical_id, c.resource_type, c.replacement] for c in changes]
     return table("change set", ["action", "resource", "type", "replacement"], rows)
 
 
-def _outputs_table(stack: str, outputs: dict[str, str | None]) -> Table:
-    rows = [[k, v or "(not reported by this endpoint)"] for k, v in outputs.items()]
-    return table(f"{stack} outputs", ["output", "value"], rows)
+def _outputs_lines(outputs: dict[str, str | None]) -> Text:
+    """One "name  value" line per output, printed unwrapped: a URL a user copies is never cut."""
+    width = max(map(len, outputs))
+    return Text(
+        "\n".join(
+            f"  {k:<{width}}  {v or '(not reported by this endpoint)'}" for k, v in outputs.items()
+        )
+    )
 
 
 def register(app: typer.Typer) -> None:
