@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from votectl.config import Stage
 from votectl.errors import PipelineFailed
 from votectl.model import QueueStat, RedriveResult, Results, TableCount
 
-__all__ = ["Operations", "Progress", "drain", "open_target", "wait_for"]
+__all__ = ["Operations", "Progress", "Report", "drain", "open_target", "wait_for"]
 
 # on_progress(what, done, total or None): long operations report through it; the CLI draws it.
 Progress = Callable[[str, int, int | None], None]
 
 
+class Report(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
 class Operations(Protocol):
+    def status(self) -> Report: ...
+
     def queue_stats(self) -> list[QueueStat]: ...
 
     def table_count(

@@ -38,8 +38,13 @@ def disable_color() -> None:
     out.no_color = err.no_color = True
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    t = Table(title=title, title_justify="left")
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    caption: str | None = None,
+) -> Table:
+    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for i, name in enumerate(columns):
         t.add_column(name, justify="left" if i == 0 else "right")
     for row in rows:

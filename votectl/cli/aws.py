@@ -1,4 +1,4 @@
-"""`votectl bundle`, `deploy`, `destroy`, `status`: the AWS target's own commands."""
+"""`votectl bundle`, `deploy`, `destroy`: the AWS target's own commands."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from rich.console import Group
 from rich.text import Text
 
 from votectl.cli.options import JsonOut, StageName, with_stage
-from votectl.cli.render import queue_table
 from votectl.config import Stage, in_config, load_stage
 from votectl.errors import StackNotFound, UsageError
 from votectl.output import Progress, emit, err, table, warn
@@ -159,31 +158,6 @@ def destroy(
     emit({**result.to_json(), "outcome": outcome}, "\n".join(lines), as_json)
 
 
-@with_stage(local=False)
-def status(stage: Stage, as_json: JsonOut = False) -> None:
-    """Stack status, endpoint, functions and code hashes, queue depths, table."""
-    from votectl.aws.ops import AwsOperations
-
-    report = AwsOperations(stage).status()
-    head = table(
-        f"{report.stack} ({report.region})",
-        ["", ""],
-        [["status", report.status], ["endpoint", report.endpoint_url or "(not reported)"]],
-    )
-    functions = table(
-        "functions",
-        ["function", "runtime", "arch", "code sha256"],
-        [[f.function_name, f.runtime, f.architecture, f.code_sha256] for f in report.functions],
-    )
-    count = report.table
-    votes = table(
-        "table",
-        ["table", "votes (approximate)"],
-        [[count.table, f"{count.count:,}  (DescribeTable; refreshes about every 6 hours)"]],
-    )
-    emit(report.to_json(), Group(head, functions, queue_table(report.queues), votes), as_json)
-
-
 def _untouched(stack: str, outcome: str) -> dict[str, Any]:
     """destroy's JSON when it deleted nothing: the same keys as a deletion's."""
     return {
@@ -211,5 +185,5 @@ def _outputs_lines(outputs: dict[str, str | None]) -> Text:
 
 
 def register(app: typer.Typer) -> None:
-    for command in (bundle, deploy, destroy, status):
+    for command in (bundle, deploy, destroy):
         app.command()(command)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from votectl.errors import UsageError
 from votectl.local.layout import Layout
 from votectl.local.queue import SqliteQueue
+from votectl.local.status import LocalStatus, read_status
 from votectl.local.table import SqliteVoteTable
 from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
 from votectl.ops import Progress
@@ -47,6 +48,12 @@ class LocalOperations:
             return table.top_title()
         finally:
             table.close()
+
+    def status(self) -> LocalStatus:
+        """Whether `votectl up` runs here, and what it holds; no data yet is not an error."""
+        if not self.layout.table_db.exists():
+            return read_status(self.layout, [], None)
+        return read_status(self.layout, self.queue_stats(), self.table_count())
 
     def results(self, title_id: str) -> Results:
         table = SqliteVoteTable(self.layout.require().table_db)

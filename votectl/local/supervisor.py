@@ -205,9 +205,11 @@ def _await_ready(ready: list[Any], gateways: _Group, stopping: list[int]) -> Non
 
 
 def _write_up_file(layout: Layout, url: str, *groups: _Group) -> None:
-    """up.json: the URL, the supervisor's pid and each child's (rewritten after a restart)."""
+    """up.json: the URL, the supervisor's pid, each child's, and how many children were
+    restarted (rewritten after a restart)."""
     processes = {label: pid for group in groups for label, pid in group.pids().items()}
-    info = {"url": url, "pid": os.getpid(), "processes": processes}
+    restarts = sum(group.restarts for group in groups)
+    info = {"url": url, "pid": os.getpid(), "processes": processes, "restarts": restarts}
     layout.up_file.write_text(json.dumps(info))
 
 
