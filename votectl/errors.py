@@ -4,6 +4,7 @@ VotectlError                 exit 1, operational failure
 ├── UsageError               exit 2, bad flags, config or arguments
 │   └── ConfigError          votectl.toml unreadable or invalid
 ├── NotRunning               the local pipeline's data dir does not exist yet
+├── NoVotes                  `results` found no vote for the title (exit 1, as grep does)
 ├── AlreadyRunning           another `votectl up` holds the data dir
 ├── PipelineFailed           `votectl up` / demo could not start, drain, or lost votes
 ├── LoadtestFailed           Locust failed or wrote no summary
@@ -26,6 +27,7 @@ __all__ = [
     "DeployFailed",
     "LoadtestFailed",
     "MissingCredentials",
+    "NoVotes",
     "NotRunning",
     "PipelineFailed",
     "ResourceMissing",
@@ -57,6 +59,10 @@ class ConfigError(UsageError):
 
 class NotRunning(VotectlError):
     hint = "start the pipeline with `votectl up`, or pass --data-dir"
+
+
+class NoVotes(VotectlError):
+    hint = "check the title id (ids are case-sensitive); `votectl table count` shows what is stored"
 
 
 class AlreadyRunning(VotectlError):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
 
 from tests.functional.conftest import votectl
 from votectl.local.db import connect
+from votectl.local.table import SqliteVoteTable
 
 
 @pytest.mark.parametrize(
@@ -19,6 +22,9 @@ from votectl.local.db import connect
         (("up", "--chaos", "writer=2", "--data-dir", "{tmp}/d"), 2, "bad --chaos"),
         (("up", "--chaos", "nobody=0.1", "--data-dir", "{tmp}/d"), 2, "bad --chaos"),
         (("redrive", "--cancel", "--data-dir", "{tmp}/d"), 2, "nothing to cancel"),
+        (("redrive", "--max-per-second", "10", "--data-dir", "{tmp}/d"), 2, "caps an AWS"),
+        (("up", "--host", "999.1.1.1", "--port", "0", "--data-dir", "{tmp}/h"), 2, "--host must"),
+        (("up", "--host", "192.0.2.1", "--port", "0", "--data-dir", "{tmp}/h"), 2, "--host must"),
         (("queue", "stats", "--data-dir", "{tmp}/old"), 1, "earlier votectl"),
     ],
 )
@@ -172,3 +178,24 @@ def test_no_color_flag_and_environment(
     assert bool(_colours(error.stderr)) is coloured
     helped = votectl(*flags, "up", "--help", env=env)
     assert bool(_colours(helped.stdout)) is coloured
+
+
+def test_a_taken_port_gets_a_port_hint(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = votectl("up", "--port", port, "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 1
+    assert "hint: pick another --port" in result.stderr and "--host" not in result.stderr
+
+
+def test_results_for_an_unknown_title_exit_1_and_say_so(tmp_path: Path) -> None:
+    SqliteVoteTable(tmp_path / "votes-table.db").close()
+    result = votectl("results", "no-such-title", "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "no votes found for title 'no-such-title'" in result.stderr
+    assert result.stderr.count("error:") == 1 and result.stdout == ""
+    as_json = votectl("results", "no-such-title", "--data-dir", str(tmp_path), "--json")
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout) == {"title_id": "no-such-title", "aspects": {}}

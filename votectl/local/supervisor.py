@@ -13,6 +13,7 @@ while it runs; ``up.lock`` keeps a second `votectl up` off the same data dir.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import multiprocessing
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from votectl.errors import AlreadyRunning, PipelineFailed
+from votectl.errors import AlreadyRunning, PipelineFailed, UsageError
 from votectl.local.layout import Layout
 from votectl.local.poller import PollerSpec, run_poller
 from votectl.local.queue import SqliteQueue
@@ -107,12 +108,22 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise PipelineFailed(
-            f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="pick another --port (0: any free one)",
+        # a taken port is the moment's trouble (exit 1); a host that is not ours, a usage error
+        error = PipelineFailed if exc.errno in (errno.EADDRINUSE, errno.EACCES) else UsageError
+        raise error(
+            f"cannot listen on {host}:{port}: {exc.strerror}", hint=_bind_hint(exc)
         ) from None
     sock.listen(2048)
     return sock
+
+
+def _bind_hint(exc: OSError) -> str:
+    """The flag to change: the port when it is taken or reserved, else the host."""
+    if exc.errno == errno.EADDRINUSE:
+        return "pick another --port (0: any free one)"
+    if exc.errno == errno.EACCES:
+        return "ports below 1024 need privileges: pick another --port (0: any free one)"
+    return "--host must be an address of this machine (127.0.0.1, ::1, or 0.0.0.0 for all)"
 
 
 def run_up(
