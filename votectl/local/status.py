@@ -55,8 +55,8 @@ def alive(pid: int) -> bool:
 
 def read_status(layout: Layout, queues: list[QueueStat], table: TableCount | None) -> LocalStatus:
     """The status of ``layout``'s data dir, given its queue stats and table count."""
-    info = layout.up_info() if layout.is_running() else None
-    if info is None:
+    info = layout.up_info()  # first: up.json is written only once the lock is held
+    if info is None or not layout.is_running():
         return LocalStatus(str(layout.root), running=False, queues=queues, table=table)
     processes = info.get("processes", {})
     return LocalStatus(
