@@ -292,6 +292,7 @@ def moto_url() -> Iterator[str]:
 def cli(moto_url: str, tmp_path: Path, aws_env: dict[str, str], wheel_cache: Path) -> Any:
     (tmp_path / "votectl.toml").write_text('[stages.dev]\nregion = "us-east-1"\n')
     env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # this checkout's votectl
 
     def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
