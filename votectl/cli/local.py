@@ -101,10 +101,7 @@ def demo(
             ["load / drain", f"{load.duration_s:.1f}s / {result.drain_seconds:.2f}s"],
             ["persisted votes/s", f"{result.persisted_votes_per_s:,.0f}"],
             ["latency p50 / p99", f"{requests.p50_ms:g} / {requests.p99_ms:g} ms"],
-            [
-                "load generator",
-                f"1 Locust process, {result.users} users (the bound); see README, Speed",
-            ],
+            ["load generator", f"1 Locust process, {result.users} users (the bound; see Speed)"],
         ],
     )
     emit(result.to_json(), summary, as_json)
