@@ -1,7 +1,8 @@
 """Stage settings: votectl.toml + flags + environment -> one frozen ``Stage``.
 
 The stage ``local`` (the default) is the embedded target; any other stage is AWS. Precedence,
-lowest first: defaults, ``[stages.NAME]`` in votectl.toml, environment, flags.
+lowest first: defaults, ``[stages.NAME]`` in votectl.toml, environment, flags. The file is
+optional: a stage it does not define is made of defaults and flags alone.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from votectl.errors import ConfigError, UnknownStage
+from votectl.errors import ConfigError
 
-__all__ = ["FRONT_DOORS", "LOCAL", "RUNTIMES", "Stage", "load_stage", "validate"]
+__all__ = ["FRONT_DOORS", "LOCAL", "RUNTIMES", "Stage", "in_config", "load_stage", "validate"]
 
 LOCAL = "local"
 CONFIG_FILE = "votectl.toml"
@@ -167,13 +168,16 @@ def read_config(path: Path) -> dict[str, dict[str, Any]]:
     return stages
 
 
+def in_config(name: str, config_path: Path | None = None) -> bool:
+    """Whether votectl.toml defines stage ``name``."""
+    return name in read_config(config_path or Path(CONFIG_FILE))
+
+
 def load_stage(name: str | None = None, config_path: Path | None = None, **overrides: Any) -> Stage:
     """The named stage (default: $VOTECTL_STAGE or local) with flag overrides applied."""
     name = name or os.environ.get("VOTECTL_STAGE") or LOCAL
     stages = read_config(config_path or Path(CONFIG_FILE))
-    if name != LOCAL and name not in stages:
-        known = ", ".join(sorted({LOCAL, *stages}))
-        raise UnknownStage(f"unknown stage {name!r} (known: {known})")
+    # a stage not in the file is defaults + environment + flags (`deploy` says so)
     settings = _with_memories(dict(stages.get(name, {})))
     if os.environ.get("VOTECTL_DATA_DIR"):
         settings["data_dir"] = os.environ["VOTECTL_DATA_DIR"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from votectl.config import Stage
-from votectl.errors import LoadtestFailed, UsageError, VotectlError
+from votectl.errors import LoadtestFailed, NotRunning, PipelineFailed, UsageError, VotectlError
 from votectl.operations import Operations, drain
 from votectl.report import recording
 from votectl.targets import open_target
@@ -61,6 +61,8 @@ class LoadSettings:
     html: Path | None = None  # default: <report_dir>/report.html
     verify: bool = True
     drain_timeout: float = 300.0
+    max_failure_ratio: float = 0.0  # failed requests / requests above this fail the run
+
 
     def __post_init__(self) -> None:
         if self.users < 1:
@@ -76,6 +78,8 @@ class LoadSettings:
             )
         if self.batch_size is not None and not 1 <= self.batch_size <= 500:
             raise UsageError(f"--batch-size must be 1-500, got {self.batch_size}")
+        if not 0 <= self.max_failure_ratio <= 1:
+            raise UsageError(f"--max-failure-ratio must be 0-1, got {self.max_failure_ratio:g}")
         parse_duration(self.duration)
 
     @property
@@ -165,6 +169,29 @@ class LoadtestResult:
             return None
         return max(0, self.distinct_votes - self.verification.stored)
 
+    @property
+    def failure_ratio(self) -> float:
+        s = self.requests
+        return s.failures / s.requests if s.requests else 0.0
+
+    def failure(self, max_failure_ratio: float = 0.0) -> VotectlError | None:
+        """Why this run failed, if it did: no requests, too many failed, or votes lost."""
+        s = self.requests
+        if not s.requests:
+            return LoadtestFailed(f"no request reached {self.url}")
+        if self.failure_ratio > max_failure_ratio:
+            return LoadtestFailed(
+                f"{s.failures:,} of {s.requests:,} requests failed"
+                f" ({self.failure_ratio:.1%}; --max-failure-ratio {max_failure_ratio:g})",
+                hint="see 'errors by kind' and the Locust report; --max-failure-ratio allows some",
+            )
+        if self.lost:
+            return PipelineFailed(
+                f"{self.lost} of {self.distinct_votes} distinct accepted votes were not stored",
+                hint="inspect the DLQs with `votectl queue stats`",
+            )
+        return None
+
     def to_json(self) -> dict[str, Any]:
         v = self.verification
         return {
@@ -227,11 +254,20 @@ def _target(stage: Stage, output: Output) -> Iterator[tuple[str, Operations]]:
     from votectl.local.child import running_pipeline
     from votectl.local.layout import Layout
 
-    url = Layout.of(stage.data_dir).running_url()
+    layout = Layout.of(stage.data_dir)
+    url = layout.running_url()
     if url is not None:
         output(f"using the running `votectl up` at {url}")
         yield url, open_target(stage)
         return
+    dead = layout.up_info()
+    if dead is not None:  # up.json without a lock holder: that `votectl up` died
+        raise NotRunning(
+            f"the `votectl up` of {stage.data_dir} (pid {dead.get('pid')}) is not running:"
+            f" it died without removing {layout.up_file}",
+            hint=f"start it again with `votectl up`, or delete {layout.up_file} to let"
+            " loadtest start its own",
+        )
     output(f"starting `votectl up` on {stage.data_dir} for this run")
     with running_pipeline(Path(stage.data_dir)) as url:
         yield url, open_target(stage)

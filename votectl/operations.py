@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from votectl.errors import PipelineFailed
 from votectl.logevents import LogEvent, LogQuery
 from votectl.model import Pulse, QueueStat, RedriveResult, Results, TableCount
 from votectl.peek import PeekedMessage
 
-__all__ = ["Operations", "Progress", "drain", "wait_for"]
+__all__ = ["Operations", "Progress", "Report", "drain", "wait_for"]
 
 # on_progress(what, done, total or None): long operations report through it; the CLI draws it.
 Progress = Callable[[str, int, int | None], None]
 
 
+class Report(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
 class Operations(Protocol):
+    def status(self) -> Report: ...
+
     def queue_stats(self) -> list[QueueStat]: ...
 
     def table_count(

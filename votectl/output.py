@@ -6,6 +6,7 @@ Progress, warnings and errors go to stderr so that stdout stays data.
 from __future__ import annotations
 
 import json
+import os
 import select
 import sys
 import time
@@ -20,6 +21,7 @@ from rich.table import Table
 __all__ = [
     "Progress",
     "StatusLine",
+    "disable_color",
     "emit",
     "emit_line",
     "err",
@@ -30,15 +32,26 @@ __all__ = [
     "warn",
 ]
 
+# Rich honours NO_COLOR (https://no-color.org) and FORCE_COLOR by itself.
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
+def disable_color() -> None:
+    """``--no-color``: no colour here, nor in typer's help, nor in child processes."""
+    os.environ["NO_COLOR"] = "1"
+    out.no_color = err.no_color = True
+
+
 def table(
-    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    caption: str | None = None,
+    left: int = 1,
 ) -> Table:
     """Columns right-aligned (numbers) but the first ``left`` ones (names, text)."""
-    t = Table(title=title, title_justify="left")
+    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for i, name in enumerate(columns):
         t.add_column(name, justify="left" if i < left else "right")
     for row in rows:
@@ -46,13 +59,14 @@ def table(
     return t
 
 
-def emit(payload: dict[str, Any], human: Any, as_json: bool) -> None:
-    """Print ``payload`` as one JSON document, or ``human`` (a Rich renderable) for people."""
+def emit(payload: dict[str, Any], human: Any, as_json: bool, soft_wrap: bool = False) -> None:
+    """Print ``payload`` as one JSON document, or ``human`` (a Rich renderable) for people;
+    ``soft_wrap``: text lines are never wrapped nor cut (values a user copies, such as URLs)."""
     if as_json:
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
         sys.stdout.flush()
     else:
-        out.print(human)
+        out.print(human, soft_wrap=soft_wrap)
 
 
 def emit_line(payload: dict[str, Any], human: Any, as_json: bool) -> None:

@@ -307,7 +307,7 @@ def test_cli_deploy_status_ops_and_destroy(cli: Any, moto_url: str) -> None:
     ("args", "code", "words"),
     [
         (("deploy", "--yes"), 2, "embedded target"),
-        (("deploy", "--stage", "nope", "--yes"), 2, "unknown stage"),
+        (("deploy", "--stage", "no_pe", "--yes"), 2, "cannot name a stack"),
         (("deploy", "--stage", "dev"), 2, "pass --yes"),
         (("status", "--stage", "dev", "--endpoint-url", "http://127.0.0.1:9"), 1, "cannot reach"),
         (("bundle", "--arch", "sparc"), 2, "--arch"),

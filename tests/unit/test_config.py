@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from votectl.config import Stage, load_stage, validate
-from votectl.errors import ConfigError, UnknownStage
+from votectl.config import Stage, in_config, load_stage, validate
+from votectl.errors import ConfigError
 
 
 def config(tmp_path: Path, text: str) -> Path:
@@ -68,12 +68,6 @@ def test_bad_settings_are_config_errors(tmp_path: Path, body: str, words: str) -
         load_stage("prod", config_path=path)
 
 
-def test_an_unknown_stage_names_the_known_ones(tmp_path: Path) -> None:
-    path = config(tmp_path, "[stages.prod]\n")
-    with pytest.raises(UnknownStage, match="known: local, prod"):
-        load_stage("staging", config_path=path)
-
-
 def test_defaults_are_valid_and_size_the_stack() -> None:
     stage = validate(Stage(name="prod"))
     assert stage.runtime == "python3.14" and stage.front_door == "http-api"
@@ -131,3 +125,12 @@ def test_flag_overrides_are_validated_too(tmp_path: Path) -> None:
     path = config(tmp_path, "[stages.prod]\n")
     with pytest.raises(ConfigError, match="front_door must be"):
         load_stage("prod", config_path=path, front_door="cdn")
+@pytest.mark.parametrize("text", [None, "[stages.prod]\n"])
+def test_a_stage_named_by_flags_alone_needs_no_file(tmp_path: Path, text: str | None) -> None:
+    path = tmp_path / "votectl.toml" if text is None else config(tmp_path, text)
+    stage = load_stage("staging", config_path=path, region="us-east-1", endpoint_url="http://e")
+    assert (stage.name, stage.region, stage.endpoint_url) == ("staging", "us-east-1", "http://e")
+    assert stage.stack_name == "votectl-staging" and not stage.is_local
+    assert stage.memory == Stage().memory
+    assert not in_config("staging", config_path=path)
+    assert in_config("prod", config_path=path) is (text is not None)

@@ -9,7 +9,7 @@ import typer
 from votectl.cli.options import JsonOut, with_stage
 from votectl.cli.render import peek_table, queue_table, redrive_table, results_table
 from votectl.config import Stage
-from votectl.errors import PipelineFailed, UsageError
+from votectl.errors import NoVotes, PipelineFailed, UsageError
 from votectl.model import queue_stats_json
 from votectl.output import Progress, emit, table
 from votectl.peek import PEEK_QUEUES
@@ -78,11 +78,17 @@ def table_count(
 @with_stage()
 def results(
     stage: Stage,
-    title_id: Annotated[str, typer.Argument(help="The title whose votes to summarise.")],
+    title_id: Annotated[
+        str, typer.Argument(metavar="TITLE_ID", help="The title whose votes to summarise.")
+    ],
     as_json: JsonOut = False,
 ) -> None:
-    """Votes, mean and score histogram per aspect for one title."""
+    """Votes, mean and score histogram per aspect for one title; exit 1 if it has none."""
     res = open_target(stage).results(title_id)
+    if not res.aspects:
+        if as_json:  # the document still says so: {"title_id": ..., "aspects": {}}
+            emit(res.to_json(), None, as_json)
+        raise NoVotes(f"no votes found for title {title_id!r}")
     emit(res.to_json(), results_table(res), as_json)
 
 
@@ -94,7 +100,11 @@ def redrive(
     ] = None,
     max_per_second: Annotated[
         int | None,
-        typer.Option(help="On AWS: move rate cap (1-500 messages/s).", min=1, max=500),
+        typer.Option(
+            help="AWS only: move rate cap (1-500 messages/s); a local redrive is one transaction.",
+            min=1,
+            max=500,
+        ),
     ] = None,
     cancel: Annotated[
         bool, typer.Option("--cancel", help="On AWS: cancel a running move task.")
@@ -110,6 +120,12 @@ def redrive(
     """
     if dry_run and cancel:
         raise UsageError("--dry-run and --cancel do not go together")
+    if stage.is_local and max_per_second is not None:  # refused, never silently ignored
+        raise UsageError(
+            "--max-per-second caps an AWS message move task; a local redrive moves each DLQ"
+            " in one transaction, at once",
+            hint="drop --max-per-second on the local stage",
+        )
     target = open_target(stage)
     with Progress("redrive") as progress:
         result = target.redrive(

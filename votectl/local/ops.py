@@ -11,6 +11,7 @@ from votectl.errors import UsageError
 from votectl.local.layout import Layout
 from votectl.local.logfiles import read_logs
 from votectl.local.queue import SqliteQueue
+from votectl.local.status import LocalStatus, read_status
 from votectl.local.table import SqliteVoteTable
 from votectl.logevents import LogEvent, LogQuery
 from votectl.model import Pulse, QueueMove, QueueStat, RedriveResult, Results, TableCount
@@ -54,6 +55,12 @@ class LocalOperations:
             return table.top_title()
         finally:
             table.close()
+
+    def status(self) -> LocalStatus:
+        """Whether `votectl up` runs here, and what it holds; no data yet is not an error."""
+        if not self.layout.table_db.exists():
+            return read_status(self.layout, [], None)
+        return read_status(self.layout, self.queue_stats(), self.table_count())
 
     def results(self, title_id: str) -> Results:
         table = SqliteVoteTable(self.layout.require().table_db)

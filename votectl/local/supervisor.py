@@ -13,6 +13,7 @@ while it runs; ``up.lock`` keeps a second `votectl up` off the same data dir.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import multiprocessing
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from votectl.errors import AlreadyRunning, PipelineFailed
+from votectl.errors import AlreadyRunning, PipelineFailed, UsageError
 from votectl.local.layout import Layout
 from votectl.local.logfiles import child_main
 from votectl.local.poller import PollerSpec, run_poller
@@ -145,12 +146,22 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise PipelineFailed(
-            f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="pick another --port (0: any free one)",
+        # a taken port is the moment's trouble (exit 1); a host that is not ours, a usage error
+        error = PipelineFailed if exc.errno in (errno.EADDRINUSE, errno.EACCES) else UsageError
+        raise error(
+            f"cannot listen on {host}:{port}: {exc.strerror}", hint=_bind_hint(exc)
         ) from None
     sock.listen(2048)
     return sock
+
+
+def _bind_hint(exc: OSError) -> str:
+    """The flag to change: the port when it is taken or reserved, else the host."""
+    if exc.errno == errno.EADDRINUSE:
+        return "pick another --port (0: any free one)"
+    if exc.errno == errno.EACCES:
+        return "ports below 1024 need privileges: pick another --port (0: any free one)"
+    return "--host must be an address of this machine (127.0.0.1, ::1, or 0.0.0.0 for all)"
 
 
 def run_up(
@@ -248,9 +259,11 @@ def _await_ready(ready: list[Any], gateways: _Group, stopping: list[int]) -> Non
 
 
 def _write_up_file(layout: Layout, url: str, *groups: _Group) -> None:
-    """up.json: the URL, the supervisor's pid and each child's (rewritten after a restart)."""
+    """up.json: the URL, the supervisor's pid, each child's, and how many children were
+    restarted (rewritten after a restart)."""
     processes = {label: pid for group in groups for label, pid in group.pids().items()}
-    info = {"url": url, "pid": os.getpid(), "processes": processes}
+    restarts = sum(group.restarts for group in groups)
+    info = {"url": url, "pid": os.getpid(), "processes": processes, "restarts": restarts}
     layout.up_file.write_text(json.dumps(info))
 
 
