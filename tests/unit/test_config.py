@@ -131,6 +131,6 @@ def test_a_stage_named_by_flags_alone_needs_no_file(tmp_path: Path, text: str | 
     stage = load_stage("staging", config_path=path, region="us-east-1", endpoint_url="http://e")
     assert (stage.name, stage.region, stage.endpoint_url) == ("staging", "us-east-1", "http://e")
     assert stage.stack_name == "votectl-staging" and not stage.is_local
-    assert stage.memory == Stage().memory
+    assert stage.writer_memory == Stage().writer_memory
     assert not in_config("staging", config_path=path)
     assert in_config("prod", config_path=path) is (text is not None)
