@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,14 +34,16 @@ class _LineWriter(io.TextIOBase):
     def __init__(self, handler: logging.Handler) -> None:
         self._handler = handler
         self._partial = ""
+        self._lock = threading.Lock()  # threads of one child share the stream
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            self._handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+        with self._lock:
+            *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:  # handle(): under the handler's lock, rotation included
+            self._handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
         return len(text)
 
     def flush(self) -> None:
