@@ -1,5 +1,6 @@
 """What keeping a `votectl up` child's output costs: lines/s through the rotating stream that
-`child_main` installs (votectl/local/logfiles.py) against a plain buffered file. Not a test.
+`child_main` installs (votectl/local/logfiles.py) against logging's RotatingFileHandler and a
+plain buffered file. Not a test.
 
     python benchmarks/log_capture.py [--lines 200000] [--runs 5]
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import sys
 import tempfile
 import time
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,6 +51,17 @@ def through_child_main(folder: Path, lines: int) -> float:
     return lines / (time.perf_counter() - start)
 
 
+def rotating_file_handler(folder: Path, lines: int) -> float:
+    """The standard library's way, which child_main once used: a LogRecord per line."""
+    handler = RotatingFileHandler(folder / "handler.log", maxBytes=10 * 2**20, backupCount=4)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    start = time.perf_counter()
+    for _ in range(lines):
+        handler.handle(logging.makeLogRecord({"msg": LINE, "levelno": logging.INFO}))
+    handler.close()
+    return lines / (time.perf_counter() - start)
+
+
 def plain_file(folder: Path, lines: int) -> float:
     start = time.perf_counter()
     with open(folder / "plain.log", "w") as f:
@@ -61,18 +75,22 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    rotating, plain, ratios = [], [], []
+    rotating, stdlib, plain, ratios = [], [], [], []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             r = through_child_main(Path(tmp), args.lines)
+            h = rotating_file_handler(Path(tmp), args.lines)
             p = plain_file(Path(tmp), args.lines)
         rotating.append(r)
+        stdlib.append(h)
         plain.append(p)
-        ratios.append(r / p)
+        ratios.append((r / p, r / h))
     print(f"lines of {len(LINE)} bytes, {args.lines:,} a run, {args.runs} runs (medians)")
     print(f"  rotating stream (child_main): {statistics.median(rotating):12,.0f} lines/s")
+    print(f"  logging RotatingFileHandler:  {statistics.median(stdlib):12,.0f} lines/s")
     print(f"  plain buffered file:          {statistics.median(plain):12,.0f} lines/s")
-    print(f"  ratio rotating/plain:         {statistics.median(ratios):12.2f}")
+    print(f"  ratio child_main/plain:       {statistics.median(r[0] for r in ratios):12.2f}")
+    print(f"  ratio child_main/handler:     {statistics.median(r[1] for r in ratios):12.2f}")
 
 
 if __name__ == "__main__":
