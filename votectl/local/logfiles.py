@@ -79,8 +79,16 @@ class _RotatingWriter(io.TextIOBase):
 def child_main(log_path: str, target: Callable[..., None], *args: Any) -> None:
     """A child process's entry: its output goes to ``log_path`` (rotated), then ``target`` runs."""
     path = Path(log_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stream = _RotatingWriter(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = _RotatingWriter(path)
+    except OSError as exc:  # no log beats no child: keep the inherited stderr
+        print(
+            f"votectl up: cannot keep {path.name} ({exc.strerror}); logging to stderr",
+            file=sys.stderr,
+        )
+        target(*args)
+        return
     sys.stdout = sys.stderr = stream
     try:
         target(*args)
