@@ -218,3 +218,10 @@ def test_cli_logs_against_a_moto_server(cli: Any, moto_url: str) -> None:
     # the live view reads the same stack: queue attributes, DescribeTable, CloudWatch
     frame = cli("watch", *target, "--frames", "1").stdout
     assert "votes-dlq" in frame and "table: 0 votes" in frame and "accepted" not in frame
+
+
+def test_a_child_whose_log_cannot_be_opened_still_runs(tmp_path: Path) -> None:
+    (tmp_path / "logs").write_text("a file where the logs folder should be")
+    ran: list[str] = []
+    child_main(str(tmp_path / "logs" / "writer.log"), ran.append, "ran")
+    assert ran == ["ran"]

@@ -52,13 +52,14 @@ def test_targets_do_not_import_each_other_nor_the_cli(target: str, other: str) -
 # modules. The shared types (operations, model) sit below the targets; the chooser
 # (targets) and what drives a target sit above them; the CLI is on top.
 CORE = {
-    "votectl.logevents",
     "votectl",
     "votectl.config",
     "votectl.errors",
+    "votectl.logevents",
     "votectl.model",
     "votectl.operations",
     "votectl.output",
+    "votectl.peek",
 }
 LAYERS = {"core": 0, "target": 1, "above": 2, "cli": 3}
 

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.adapters import DynamoVoteTable
+from votectl.aws.fallback import BoundedMove, release
 from votectl.aws.logs import CloudWatchLogs
 from votectl.aws.session import Aws, aws_errors, no_such_action
 from votectl.aws.stack import FUNCTIONS, QUEUES, DeployedStack, read_stack
@@ -33,7 +34,6 @@ __all__ = ["AwsOperations", "FunctionInfo", "StackReport"]
 
 MAX_MOVE_RATE = 500
 SCAN_SEGMENTS = 8
-RETURN_CHECK_RECEIVES = 3  # idle receives before the fallback stops looking for more
 _PEEK_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp"]
 _FINISHED = {"COMPLETED", "CANCELLED", "FAILED"}
 
@@ -228,7 +228,7 @@ class AwsOperations:
                             break
                         held.update((m["MessageId"], m) for m in fresh)
                 finally:
-                    self._release(url, [m["ReceiptHandle"] for m in held.values()])
+                    release(self.sqs, url, [m["ReceiptHandle"] for m in held.values()])
             now = int(time.time() * 1000)
             found += [_peeked(name, m, now) for m in held.values()]
         return found
@@ -372,97 +372,13 @@ class AwsOperations:
     def _receive_send_delete(
         self, source: str, rate: int | None, on_progress: Progress | None
     ) -> QueueMove:
-        """Move at most the messages in the DLQ now, a batch at a time: each is sent to the
-        source before it is deleted from the DLQ. A message seen back in the DLQ (its id is one
-        we sent) is counted as come back and left there, so a consumer that still fails the
-        messages cannot keep the loop going."""
         dlq = f"{source}-dlq"
-        dlq_url, target_url = self._queue_url(dlq), self._queue_url(source)
+        dlq_url = self._queue_url(dlq)
+        move = BoundedMove(self.sqs, self._sleep, f"{dlq} -> {source}", on_progress)
         budget = self._depth(dlq_url)
-        sent: set[str] = set()
-        back: dict[str, str] = {}  # message id -> receipt handle, held hidden until the end
-        moved, idle, started = 0, 0, time.monotonic()
         with aws_errors(f"moving {dlq} -> {source}", self.stage):
-            while moved < budget and idle < RETURN_CHECK_RECEIVES:
-                messages = self._receive(dlq_url, min(10, budget - moved))
-                if not messages:
-                    break
-                fresh = [m for m in messages if m["MessageId"] not in sent]
-                back.update(
-                    (m["MessageId"], m["ReceiptHandle"]) for m in messages if m not in fresh
-                )
-                idle = 0 if fresh else idle + 1
-                if not fresh:
-                    continue
-                sent.update(self._send(target_url, source, [m["Body"] for m in fresh]))
-                self.sqs.delete_message_batch(
-                    QueueUrl=dlq_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                        for i, m in enumerate(fresh)
-                    ],
-                )
-                moved += len(fresh)
-                if on_progress:
-                    on_progress(f"{dlq} -> {source}", moved, max(budget, moved))
-                if rate:  # keep the average at or under the cap
-                    ahead = moved / rate - (time.monotonic() - started)
-                    if ahead > 0:
-                        self._sleep(ahead)
-            back.update(self._returned(dlq_url, sent, back))
-            self._release(dlq_url, list(back.values()))
-        return QueueMove(dlq, source, moved, "COMPLETED", came_back=len(back))
-
-    def _receive(self, url: str, count: int) -> list[dict[str, Any]]:
-        reply = self.sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=count, WaitTimeSeconds=1, VisibilityTimeout=60
-        )
-        return list(reply.get("Messages", []))
-
-    def _send(self, url: str, source: str, bodies: list[str]) -> list[str]:
-        """SendMessageBatch, retrying entries SQS failed on its side; the new message ids."""
-        entries = {str(i): body for i, body in enumerate(bodies)}
-        ids: list[str] = []
-        for attempt in range(4):
-            if attempt:
-                self._sleep(0.05 * 2**attempt)
-            reply = self.sqs.send_message_batch(
-                QueueUrl=url, Entries=[{"Id": k, "MessageBody": v} for k, v in entries.items()]
-            )
-            ids += [ok["MessageId"] for ok in reply.get("Successful", [])]
-            failed = reply.get("Failed", [])
-            if any(f.get("SenderFault") for f in failed):
-                raise AwsError(f"{source} refused a message: {failed[0].get('Message', '')}")
-            entries = {f["Id"]: entries[f["Id"]] for f in failed}
-            if not entries:
-                return ids
-        raise AwsError(f"could not send {len(entries)} messages to {source}; they stay in its DLQ")
-
-    def _returned(self, url: str, sent: set[str], seen: dict[str, str]) -> dict[str, str]:
-        """A last look through the DLQ for messages we sent (held hidden, released after)."""
-        found: dict[str, str] = {}
-        for _ in range(RETURN_CHECK_RECEIVES + len(sent) // 10):
-            if len(found) + len(seen) >= len(sent):
-                break
-            messages = self._receive(url, 10)
-            if not messages:
-                break
-            for m in messages:
-                if m["MessageId"] in sent:
-                    found[m["MessageId"]] = m["ReceiptHandle"]
-                else:  # not ours: visible again at once
-                    self._release(url, [m["ReceiptHandle"]])
-        return found
-
-    def _release(self, url: str, handles: list[str]) -> None:
-        for i in range(0, len(handles), 10):
-            self.sqs.change_message_visibility_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                    for n, h in enumerate(handles[i : i + 10])
-                ],
-            )
+            moved, came_back = move.run(dlq_url, self._queue_url(source), budget, rate)
+        return QueueMove(dlq, source, moved, "COMPLETED", came_back=came_back)
 
     def _depth(self, url: str) -> int:
         with aws_errors("reading a queue's depth", self.stage):

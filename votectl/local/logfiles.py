@@ -2,18 +2,17 @@
 (5 files x 10 MB per child), and read back as log events for `votectl logs`.
 
 The supervisor starts every child through ``child_main``, which points the child's
-``sys.stdout``/``sys.stderr`` at a ``RotatingFileHandler`` before the child's code runs.
+``sys.stdout``/``sys.stderr`` at a rotating stream before the child's code runs.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,38 +26,74 @@ LOG_BACKUPS = 4  # the live file and 4 rotated ones
 _CHILDREN = {"receiver": "gateway-*", "processor": "processor", "writer": "writer"}
 
 
-class _LineWriter(io.TextIOBase):
-    """A text stream that writes complete lines through a rotating handler."""
+class _RotatingWriter(io.TextIOBase):
+    """A text stream into ``path`` that rotates it at ``max_bytes`` (``path.1`` .. ``path.N``).
 
-    def __init__(self, handler: logging.Handler) -> None:
-        self._handler = handler
-        self._partial = ""
+    Not logging's RotatingFileHandler: through it a line cost about 25 us (a LogRecord, a
+    formatter, a tell() and a flush per line; see benchmarks/log_capture.py), which at the
+    gateway's tens of thousands of requests a second would be most of a core. Here a write is
+    buffered and flushed once per call that ends a line, so a reader (`votectl logs --follow`)
+    sees whole lines at once and a killed child loses at most a partial line. Measured with
+    benchmarks/log_capture.py: about 7x the lines/s of RotatingFileHandler (313k against 45k).
+    """
+
+    def __init__(self, path: Path, max_bytes: int = LOG_BYTES, backups: int = LOG_BACKUPS):
+        self.path, self.max_bytes, self.backups = path, max_bytes, backups
+        self._lock = threading.Lock()  # threads of one child share the stream
+        self._file = path.open("a", encoding="utf-8", errors="replace")
+        self._size = self._file.tell()
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        *lines, self._partial = (self._partial + text).split("\n")
-        for line in lines:
-            self._handler.emit(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
+        with self._lock:
+            if self._size + len(text) > self.max_bytes and self._size:
+                self._rotate()
+            self._file.write(text)
+            self._size += len(text)  # characters: bytes for the ASCII these lines are
+            if text.endswith("\n"):
+                self._file.flush()
         return len(text)
 
     def flush(self) -> None:
-        self._handler.flush()
+        with self._lock:
+            self._file.flush()
+
+    def close(self) -> None:
+        super().close()  # flushes
+        with self._lock:
+            self._file.close()
+
+    def _rotate(self) -> None:
+        self._file.close()
+        for n in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{n}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        self._file = self.path.open("a", encoding="utf-8", errors="replace")
+        self._size = 0
 
 
 def child_main(log_path: str, target: Callable[..., None], *args: Any) -> None:
     """A child process's entry: its output goes to ``log_path`` (rotated), then ``target`` runs."""
     path = Path(log_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    sys.stdout = sys.stderr = _LineWriter(handler)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stream = _RotatingWriter(path)
+    except OSError as exc:  # no log beats no child: keep the inherited stderr
+        print(
+            f"votectl up: cannot keep {path.name} ({exc.strerror}); logging to stderr",
+            file=sys.stderr,
+        )
+        target(*args)
+        return
+    sys.stdout = sys.stderr = stream
     try:
         target(*args)
     finally:
-        sys.stdout.flush()
-        handler.close()
+        stream.close()
 
 
 def _files(logs: Path, function: str) -> list[Path]:
