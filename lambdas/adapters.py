@@ -237,7 +237,9 @@ class DynamoVoteTable:
         self.calls = 0
         self._client = client or boto3.client("dynamodb", config=client_config())
         self._rounds = rounds
-        self._backoff = backoff or Backoff()
+        # short pauses: a round waits for its slowest group, and 7 rounds take 1/3^7 of a
+        # third-throttled slice to under one vote in 2,000
+        self._backoff = backoff or Backoff(base=0.02, cap=0.32)
         self._pool: ThreadPoolExecutor | None = None
         self._insert = f'INSERT INTO "{table_name}" VALUE {_ITEM}'
         self._update = (

@@ -30,8 +30,9 @@ __all__ = ["MARGIN_SECONDS", "handler", "make_handler"]
 MARGIN_SECONDS = 4.0
 """Kept free before Lambda's timeout: the last slice's retries stop here, the re-queue send
 (at most its 2 s budget + one attempt) and the reply fit after."""
-SLICE_VOTES = 1000
-"""Votes written between two deadline checks (enough to keep the write threads busy)."""
+SLICE_VOTES = 5000
+"""Votes written between two deadline checks: about 2 s at 512 MB, and few enough slices that
+their retry pauses under throttling stay small."""
 MAX_ATTEMPTS = 5
 
 log = function_logger("writer")
