@@ -39,6 +39,7 @@ class StubSettings:
     sqs_stall: float = 0.0
     sqs_fail: float = 0.0
     seed: int = 1
+    always_throttle: str = ""  # writes of user ids starting with this always throttle
 
 
 @dataclass
@@ -79,6 +80,10 @@ class Stub:
             self.messages.clear()
             self.calls.clear()
 
+    def _doomed(self, sort_key: str) -> bool:
+        prefix = self.settings.always_throttle
+        return bool(prefix) and sort_key.split("#", 1)[1].startswith(prefix)
+
     def _throttled(self, fraction: float) -> bool:
         with self.lock:
             return fraction > 0 and self._rng.random() < fraction
@@ -87,7 +92,7 @@ class Stub:
 
     def dynamodb(self, op: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if op == "PutItem":
-            if self._throttled(self.settings.throttle):
+            if self._throttled(self.settings.throttle) or self._doomed(body["Item"]["sk"]["S"]):
                 return _error("ProvisionedThroughputExceededException", "Rate exceeded")
             item = body["Item"]
             new = {k: next(iter(v.values())) for k, v in item.items()}
@@ -105,7 +110,9 @@ class Stub:
         params = [next(iter(p.values())) for p in statement["Parameters"]]
         with self.lock:
             self.calls["statements"] += 1
-        if self._throttled(self.settings.throttle):
+        if self._throttled(self.settings.throttle) or self._doomed(
+            params[1 if text[0] == "I" else 3]
+        ):
             return {"TableName": table, "Error": {"Code": "ProvisionedThroughputExceeded"}}
         if text.startswith("INSERT"):
             keys = ("pk", "sk", "title_id", "user_id", "aspect", "score", "voted_at")

@@ -18,24 +18,23 @@ __all__ = ["Deadline", "LocalContext"]
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
-    """A point on the monotonic clock after which no new work may start."""
+    """``margin`` seconds before the invocation's end, asked of the context each time."""
 
-    at: float
+    context: Any
+    margin: float
 
     @classmethod
     def of(cls, context: Any, margin: float) -> Deadline:
-        """``margin`` seconds before the invocation's end; never, for a context without one."""
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        if remaining is None:
-            return cls(math.inf)
-        return cls(time.monotonic() + remaining() / 1000 - margin)
+        """The context's deadline less ``margin``; never, for a context without one."""
+        return cls(context, margin)
 
     def remaining(self) -> float:
-        return self.at - time.monotonic()
+        ask = getattr(self.context, "get_remaining_time_in_millis", None)
+        return math.inf if ask is None else ask() / 1000 - self.margin
 
     def allows(self, seconds: float) -> bool:
         """True if work expected to take ``seconds`` would end before the deadline."""
-        return time.monotonic() + seconds <= self.at
+        return seconds <= self.remaining()
 
 
 @dataclass(frozen=True)

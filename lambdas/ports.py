@@ -39,8 +39,8 @@ def built_at_init(build: Callable[[], Handler], *env: str) -> Handler:
     request waits on it) when the environment names a region and every ``env`` variable;
     otherwise, as ``built_on_first_call``, on the first invocation. Importing the module thus
     still needs no AWS configuration, and a failed build at import is retried on first call."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region and all(os.environ.get(name) for name in env):
+    # Lambda sets AWS_DEFAULT_REGION (boto3's; AWS_REGION alone does not configure it)
+    if os.environ.get("AWS_DEFAULT_REGION") and all(os.environ.get(name) for name in env):
         try:
             handler = build()
         except Exception:  # noqa: BLE001 - reported by the first invocation instead

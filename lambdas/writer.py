@@ -85,7 +85,7 @@ def make_handler(
                 requeued_votes=requeued,
                 returned_messages=len(returned),
             )
-        return failures(returned)
+        return failures(mid for mid, _ in messages if mid in returned)
 
     return handle
 

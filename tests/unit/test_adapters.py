@@ -158,7 +158,8 @@ def table(mocked_aws: None) -> DynamoVoteTable:
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ],
     )
-    return DynamoVoteTable("votes", client=client, shards=4, path="putitem")  # moto has no PartiQL conditions
+    # moto implements PutItem conditions, not PartiQL ones (tests/unit/test_partiql.py)
+    return DynamoVoteTable("votes", client=client, shards=4, path="putitem")
 
 
 def stored(table: DynamoVoteTable, v: Vote) -> dict[str, Any]:
