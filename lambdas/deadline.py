@@ -25,7 +25,11 @@ class Deadline:
 
     @classmethod
     def of(cls, context: Any, margin: float) -> Deadline:
-        """The context's deadline less ``margin``; never, for a context without one."""
+        """The context's deadline less ``margin`` (at most a quarter of the time left now, so a
+        short timeout still gets work done); never, for a context without one."""
+        ask = getattr(context, "get_remaining_time_in_millis", None)
+        if ask is not None:
+            margin = min(margin, ask() / 4000)
         return cls(context, margin)
 
     def remaining(self) -> float:
@@ -34,7 +38,8 @@ class Deadline:
 
     def allows(self, seconds: float) -> bool:
         """True if work expected to take ``seconds`` would end before the deadline."""
-        return seconds <= self.remaining()
+        remaining = self.remaining()
+        return remaining > 0 and seconds <= remaining
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ def test_the_deadline_hands_back_the_messages_not_started(stub: Any, tmp_path: P
     handle = writer.make_handler(table(url), requeue=ready, margin=4.0, slice_votes=2)
     event = sqs_event([ready_message([f"m{n}a", f"m{n}b"]) for n in range(4)])
     # time for the first two slices, then the deadline is as good as here
-    context = Context(30_000, 30_000, 4_000)  # asked once per slice
+    context = Context(30_000, 30_000, 30_000, 4_000)  # asked at the start, then per slice
     response = handle(event, context)
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
     assert failed == ["msg-2", "msg-3"]
@@ -170,7 +170,7 @@ def test_no_time_at_all_returns_the_whole_batch_untouched(stub: Any) -> None:
     s, url = stub
     handle = writer.make_handler(table(url), margin=4.0)
     event = sqs_event([ready_message(["x"]), ready_message(["y"])])
-    response = handle(event, Context(3_000))
+    response = handle(event, Context(0))
     assert [f["itemIdentifier"] for f in response["batchItemFailures"]] == ["msg-0", "msg-1"]
     assert s.calls["BatchExecuteStatement"] == 0
 
