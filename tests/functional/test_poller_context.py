@@ -9,7 +9,7 @@ from votectl.local.poller import Poller, PollerSpec, build_poller
 from votectl.local.queue import SqliteQueue
 
 
-def test_handlers_get_a_context_with_the_visibility_based_deadline(tmp_path: Path) -> None:
+def test_handlers_get_a_context_with_the_visibility_timeout_as_deadline(tmp_path: Path) -> None:
     queue = SqliteQueue(tmp_path / "q.db", "q")
     queue.send([b'{"votes": []}'])
     seen: list[Any] = []
@@ -23,4 +23,4 @@ def test_handlers_get_a_context_with_the_visibility_based_deadline(tmp_path: Pat
     assert 0 < context.get_remaining_time_in_millis() <= 30_000
     assert context.aws_request_id
     spec = PollerSpec("writer", str(tmp_path), 180.0, 3)
-    assert build_poller(spec).budget == 30.0  # the visibility timeout / 6, as AWS advises
+    assert build_poller(spec).budget == 180.0  # done before the messages reappear

@@ -23,6 +23,7 @@ __all__ = ["BatchOutcome", "Poller", "PollerSpec", "pause_after", "run_poller"]
 
 log = logging.getLogger("votectl.poller")
 POLLER_NICENESS = 10
+LOCAL_SLICE_VOTES = 1_000_000
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -34,8 +35,8 @@ class BatchOutcome:
 
 
 class Poller:
-    """``budget``: the seconds each invocation may take (its context's remaining time), as
-    Lambda's function timeout: the visibility timeout / 6, the ratio AWS recommends."""
+    """``budget``: the seconds each invocation may take (its context's remaining time), the
+    role of Lambda's function timeout: a batch must be done before its messages reappear."""
 
     def __init__(
         self, queue: SqliteQueue, handler: Handler, batch_size: int = 1000, budget: float = 30.0
@@ -92,9 +93,11 @@ def build_poller(spec: PollerSpec, count: Count | None = None) -> Poller:
     if spec.stage == "processor":
         source, handler = votes, processor.make_handler(ready, count)
     else:
+        # one slice, one SQLite transaction per batch: fewer commits cost less per vote
         table = SqliteVoteTable(layout.table_db)
-        source, handler = ready, writer.make_handler(table, count, requeue=ready)
-    budget = spec.visibility_timeout / 6
+        write = writer.make_handler(table, count, requeue=ready, slice_votes=LOCAL_SLICE_VOTES)
+        source, handler = ready, write
+    budget = spec.visibility_timeout
     return Poller(source, chaotic(spec.stage, handler, spec.chaos), spec.batch_size, budget)
 
 
