@@ -458,28 +458,32 @@ def main() -> None:
         figures["date"] = datetime.now(UTC).date().isoformat()
     if not all("cgroup" in c and "refused" not in c for c in figures["cpu_cap"]):
         print("WARNING: NO CPU CAP: figures are a full core's, not Lambda's", file=sys.stderr)
-    if args.json:
+    if args.json:  # the figures on stdout, the report for people on stderr
         print(json.dumps(figures, indent=2))
+        report(figures, sys.stderr)
     else:
-        report(figures)
+        report(figures, sys.stdout)
 
 
-def report(f: dict[str, Any]) -> None:
+def report(f: dict[str, Any], out: Any) -> None:
+    def say(text: str) -> None:
+        print(text, file=out)
+
     r, p, w = f["receiver"], f["processor"], f["writer"]
     t, s, pi = w["throttled"], r["stalled_sqs"], w["putitem"]
-    print(f"stub latency {f['latency_ms']:.1f} ms; CPU caps: {'; '.join(f['cpu_cap'])}")
-    print(
+    say(f"stub latency {f['latency_ms']:.1f} ms; CPU caps: {'; '.join(f['cpu_cap'])}")
+    say(
         f"receiver  {r['memory_mb']} MB: {r['votes_per_s_per_invocation']} votes/s per "
         f"invocation (single votes), {r['votes_per_s_per_invocation_batch_100']} with "
         "100-vote requests"
     )
-    print(
+    say(
         f"processor {p['memory_mb']} MB: {p['votes_per_s_per_invocation']} votes/s per "
         f"invocation ({PROCESSOR_BATCH} single-vote messages in {p['batch_seconds']} s)"
     )
     for row in w["by_memory"]:
         goal = "meets" if row["fleet_votes_per_s"] >= GOAL_VOTES_PER_S else "MISSES"
-        print(
+        say(
             f"writer    {row['memory_mb']} MB (PartiQL): {row['votes_per_s_per_invocation']} "
             f"votes/s per invocation; a full batch ({row['votes_per_batch']} votes) in "
             f"{row['batch_seconds']} s of its {row['timeout_seconds']} s timeout; "
@@ -488,11 +492,11 @@ def report(f: dict[str, Any]) -> None:
             f"{row['gb_s_per_million_votes']} GB-s per million votes "
             f"(${row['gb_s_per_million_votes'] * GB_S_PRICE_ARM:.4f} on arm64)"
         )
-    print(
+    say(
         f"writer    {pi['memory_mb']} MB (PutItem): {pi['votes_per_s_per_invocation']} votes/s "
         f"per invocation; {pi['write_calls_per_vote']} write calls/vote"
     )
-    print(
+    say(
         f"writer, {t['throttled_fraction']:.0%} of writes throttled: "
         f"{t['write_calls_per_vote']} write calls/vote ({t['statements_per_vote']} statements), "
         f"{t['votes_requeued']} votes re-queued in {t['messages_requeued']} messages, "
@@ -500,7 +504,7 @@ def report(f: dict[str, Any]) -> None:
         f"to the DLQ, {t['lost']} lost; first batch {t['first_batch_seconds']} s, "
         f"{t['invocations']} invocations"
     )
-    print(
+    say(
         f"receiver, SQS stalled: {s['status']} (JSON error: {s['json_error']}) in "
         f"{s['seconds']} s of its {s['timeout_seconds']} s timeout"
     )

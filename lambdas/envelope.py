@@ -80,28 +80,19 @@ def pack_ready(
 ) -> list[bytes]:
     """Encode (vote, its correlation ids) pairs into messages of at most ``max_votes`` votes
     and ``max_bytes`` bytes, each naming the correlation ids of its own votes."""
-    room = max_bytes - 64  # the keys, brackets and attempt
     messages: list[bytes] = []
-    chunk: list[bytes] = []
-    ids: dict[str, None] = {}
-    size = 0
-    for vote, vote_ids in items:
-        encoded = _encode(vote)
-        new_ids = [i for i in vote_ids if i not in ids]
-        grow = len(encoded) + 1 + sum(len(i) + 3 for i in new_ids)
-        if chunk and (len(chunk) == max_votes or size + grow > room):
-            messages.append(_message(chunk, ids, attempt))
-            chunk, ids, size = [], {}, 0
-            grow = len(encoded) + 1 + sum(len(i) + 3 for i in vote_ids)
-            new_ids = list(vote_ids)
-        chunk.append(encoded)
-        ids.update(dict.fromkeys(new_ids))
-        size += grow
-    if chunk:
-        messages.append(_message(chunk, ids, attempt))
+    for start in range(0, len(items), max_votes):
+        messages += _pack(items[start : start + max_votes], max_bytes, attempt)
     return messages
 
 
-def _message(chunk: list[bytes], ids: dict[str, None], attempt: int) -> bytes:
-    head = b'{"correlation_ids":' + _encode(list(ids)) + b',"attempt":' + str(attempt).encode()
-    return head + b',"votes":[' + b",".join(chunk) + b"]}"
+def _pack(chunk: Sequence[tuple[Vote, Sequence[str]]], max_bytes: int, attempt: int) -> list[bytes]:
+    """One message (one msgspec call for all its votes), or halves if it is too big."""
+    lists = {id(ids): ids for _, ids in chunk}  # votes of one message share one list
+    ids = list(dict.fromkeys(i for each in lists.values() for i in each))
+    head = b'{"correlation_ids":' + _encode(ids) + b',"attempt":' + str(attempt).encode()
+    body = head + b',"votes":' + _encode([vote for vote, _ in chunk]) + b"}"
+    if len(body) <= max_bytes or len(chunk) == 1:
+        return [body]
+    half = len(chunk) // 2
+    return _pack(chunk[:half], max_bytes, attempt) + _pack(chunk[half:], max_bytes, attempt)
