@@ -197,11 +197,14 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, reply = stub.sqs(op, body)
         data = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-amz-json-1.0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (a stalled SQS's read timeout)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
