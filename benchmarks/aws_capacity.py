@@ -120,12 +120,28 @@ def child(spec_file: str) -> None:
     Path(spec["out"]).write_text(json.dumps({"init_seconds": init, "invocations": results}))
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """How much each scenario runs: the default stage's batches, or a quick smoke run."""
+
+    requests: int = 300  # single-vote receiver requests per run (after 20 to warm up)
+    batch_requests: int = 30  # 100-vote receiver requests per run
+    processor_batches: int = 10  # back to back per run, so the CPU quota binds
+    processor_batch: int = PROCESSOR_BATCH
+    writer_messages: int = WRITER_BATCH
+    putitem_messages: int = 10
+
+
+QUICK = Sizes(20, 3, 2, 100, 4, 1)
+
+
 @dataclass
 class Bench:
     stub: Stub
     url: str
     workdir: Path
     caps: list[str]
+    sizes: Sizes = Sizes()
 
     def invoke(
         self, function: str, memory: int, events: list[Any], env: dict[str, str] | None = None
@@ -165,12 +181,17 @@ class Bench:
             "READY_QUEUE_URL": READY_URL,
             **(env or {}),
         }
-        subprocess.run(
-            [sys.executable, __file__, "--child", str(spec)],
-            env=environment,
-            check=True,
-            timeout=600,
-        )
+        try:
+            subprocess.run(  # the handlers' log lines go to stderr, beside the report
+                [sys.executable, __file__, "--child", str(spec)],
+                env=environment,
+                stdout=sys.stderr,
+                check=True,
+                timeout=600,
+            )
+        finally:
+            if cap.procs:  # the group is empty once its process is gone
+                Path(cap.procs).parent.rmdir()
         return dict(json.loads(out.read_text()))
 
 
@@ -239,13 +260,14 @@ def receiver(bench: Bench, memory: int, runs: int) -> dict[str, Any]:
     single, batch = [], []
     for run in range(runs):
         one = [
-            http_event(json.dumps(_raw(votes(f"r{run}-{n}", 1)[0])).encode(), n) for n in range(300)
+            http_event(json.dumps(_raw(votes(f"r{run}-{n}", 1)[0])).encode(), n)
+            for n in range(bench.sizes.requests)
         ]
         hundred = [
             http_event(
                 json.dumps({"votes": [_raw(v) for v in votes(f"b{run}-{n}", 100)]}).encode(), n
             )
-            for n in range(30)
+            for n in range(bench.sizes.batch_requests)
         ]
         out = bench.invoke("receiver", memory, one[:20] + one + hundred)
         seconds = [i["seconds"] for i in out["invocations"]]
@@ -272,24 +294,23 @@ def _raw(vote: Vote) -> dict[str, Any]:
 
 def processor(bench: Bench, memory: int, runs: int) -> dict[str, Any]:
     rates, inits = [], []
-    per_run = 10  # back to back, so the CPU quota binds as it would over a long run
+    per_run, size = bench.sizes.processor_batches, bench.sizes.processor_batch
     for run in range(runs):
         events = []
         for k in range(per_run + 1):
-            bodies = [
-                pack(votes(f"p{run}-{k}-{n}", 1), f"req-{n}")[0] for n in range(PROCESSOR_BATCH)
-            ]
+            bodies = [pack(votes(f"p{run}-{k}-{n}", 1), f"req-{n}")[0] for n in range(size)]
             events.append(sqs_records(bodies))
         out = bench.invoke("processor", memory, events)
         assert all(i["response"] == {"batchItemFailures": []} for i in out["invocations"])
         warm = sum(i["seconds"] for i in out["invocations"][1:])
-        rates.append(PROCESSOR_BATCH * per_run / warm)
+        rates.append(size * per_run / warm)
         inits.append(out["init_seconds"])
     rate = statistics.median(rates)
     return {
         "memory_mb": memory,
         "votes_per_s_per_invocation": round(rate),
-        "batch_seconds": round(PROCESSOR_BATCH / rate, 3),
+        "batch_seconds": round(size / rate, 3),
+        "batch_messages": size,
         "init_seconds": round(statistics.median(inits), 3),
     }
 
@@ -330,7 +351,7 @@ def throttled(bench: Bench, memory: int, fraction: float) -> dict[str, Any]:
     re-queued messages come back as new messages, returned ones with a higher receive count."""
     bench.stub.reset()
     bench.stub.settings.throttle = fraction
-    bodies, sent = ready_batch(bench.stub, f"t{memory}", WRITER_BATCH)
+    bodies, sent = ready_batch(bench.stub, f"t{memory}", bench.sizes.writer_messages)
     counts = [1] * len(bodies)
     invocations = returned = requeued_messages = dlq_votes = 0
     requeued_votes = 0
@@ -432,23 +453,23 @@ def main() -> None:
     parser.add_argument("--writer-memory", default="512", help="comma-separated MB values")
     parser.add_argument("--throttle", type=float, default=0.33)
     parser.add_argument(
-        "--putitem-messages",
-        type=int,
-        default=10,
-        help="ready messages in the PutItem comparison batch",
+        "--quick", action="store_true", help="a smoke run: small batches, one run (the tests')"
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 1
     writer_memories = [int(m) for m in args.writer_memory.split(",")]
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, running_stub(args.latency) as (stub, url):
-        bench = Bench(stub, url, Path(tmp), [])
+        bench = Bench(stub, url, Path(tmp), [], QUICK if args.quick else Sizes())
         figures["receiver"] = receiver(bench, args.memory, args.runs)
         figures["processor"] = processor(bench, args.memory, args.runs)
-        sweep = [writer(bench, m, args.runs, "partiql", WRITER_BATCH) for m in writer_memories]
+        messages = bench.sizes.writer_messages
+        sweep = [writer(bench, m, args.runs, "partiql", messages) for m in writer_memories]
         figures["writer"] = {**sweep[0], "by_memory": sweep}
         figures["writer"]["putitem"] = writer(
-            bench, writer_memories[0], 1, "putitem", args.putitem_messages
+            bench, writer_memories[0], 1, "putitem", bench.sizes.putitem_messages
         )
         figures["writer"]["throttled"] = throttled(bench, writer_memories[0], args.throttle)
         figures["receiver"]["stalled_sqs"] = stalled_receiver(bench, args.memory)
@@ -479,7 +500,7 @@ def report(f: dict[str, Any], out: Any) -> None:
     )
     say(
         f"processor {p['memory_mb']} MB: {p['votes_per_s_per_invocation']} votes/s per "
-        f"invocation ({PROCESSOR_BATCH} single-vote messages in {p['batch_seconds']} s)"
+        f"invocation ({p['batch_messages']} single-vote messages in {p['batch_seconds']} s)"
     )
     for row in w["by_memory"]:
         goal = "meets" if row["fleet_votes_per_s"] >= GOAL_VOTES_PER_S else "MISSES"
