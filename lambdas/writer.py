@@ -28,8 +28,9 @@ from lambdas.ports import Handler, MessageQueue, QueueUnavailable, VoteTable, bu
 __all__ = ["MARGIN_SECONDS", "handler", "make_handler"]
 
 MARGIN_SECONDS = 4.0
-"""Kept free before Lambda's timeout: the last slice's retries stop here, the re-queue send
-(at most its 2 s budget + one attempt) and the reply fit after."""
+"""Kept free before Lambda's timeout: the last slice's retries stop here; the re-queue send
+(attempts start within REQUEUE_BUDGET, each at most 3 s) and the reply fit after."""
+REQUEUE_BUDGET = 0.5
 SLICE_VOTES = 5000
 """Votes written between two deadline checks: about 2 s at 512 MB, and few enough slices that
 their retry pauses under throttling stay small."""
@@ -133,7 +134,7 @@ def _build() -> Handler:
     from lambdas.adapters import DynamoVoteTable, SqsQueue
 
     ready = os.environ.get("READY_QUEUE_URL")
-    requeue = SqsQueue(ready, budget=2.0) if ready else None
+    requeue = SqsQueue(ready, budget=REQUEUE_BUDGET) if ready else None
     return make_handler(DynamoVoteTable(os.environ["TABLE_NAME"]), emf_count, requeue)
 
 
