@@ -171,7 +171,7 @@ def test_cli_delete_data_asks_twice(cli: Any, moto_url: str, tmp_path: Path) -> 
 
     code, text = run_in_terminal(["destroy", *target, "--delete-data"], tmp_path, "y\nprod\n")
     text = " ".join(text.split())
-    assert code == 1 and "'prod' is not 'dev': nothing deleted" in text
+    assert code == 0 and "'prod' is not 'dev': nothing deleted" in text  # declined, as a no
     assert "VOTES TABLE" in text and "Type the stage name (dev)" in text
     assert table in ddb.list_tables()["TableNames"]
     server_client(moto_url, "cloudformation").describe_stacks(StackName="votectl-dev")

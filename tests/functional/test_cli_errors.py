@@ -137,7 +137,10 @@ def test_help_offers_shell_completion() -> None:
 
 
 def test_install_completion_writes_the_bash_script(tmp_path: Path) -> None:
-    result = votectl("--install-completion", "bash", env={"HOME": str(tmp_path)})
+    # typer's own switch: take the shell named here, not one detected from the process tree
+    # (which pytest run from a non-shell parent does not have)
+    env = {"HOME": str(tmp_path), "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    result = votectl("--install-completion", "bash", env=env)
     assert result.returncode == 0, result.stderr
     script = tmp_path / ".bash_completions" / "votectl.sh"
     assert "_VOTECTL_COMPLETE" in script.read_text()

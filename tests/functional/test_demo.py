@@ -14,6 +14,7 @@ LOADTEST_KEYS = {
     "votes_accepted",
     "votes_per_s",
     "distinct_votes",
+    "pipeline_html",
     "requests",
     "errors",
     "verification",
