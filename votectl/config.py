@@ -47,6 +47,13 @@ class Stage:
     throttle_burst: int = 2500
     log_retention_days: int = 14
     table_shards: int = 10
+    # authenticated votes (both targets; see votectl/local/auth.py and the template's Auth)
+    auth: str = "none"  # "none" | "jwt"
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks: str | None = None  # local: a JWKS file or URL
+    jwt_secret_file: str | None = None  # local: an HS256 secret (development)
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def is_local(self) -> bool:
@@ -63,7 +70,12 @@ _FIELDS = {f.name: f for f in fields(Stage)}
 def _coerce(stage: str, key: str, value: Any) -> Any:
     if key not in _FIELDS or key == "name":
         raise ConfigError(f"stage {stage!r}: unknown setting {key!r}")
-    expected = int if isinstance(getattr(Stage, key, None), int) else str  # else str | None
+    default = getattr(Stage, key, None)
+    if isinstance(default, tuple):  # a list of strings in votectl.toml
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"stage {stage!r}: {key} must be a list of strings, got {value!r}")
+        return tuple(value)
+    expected = int if isinstance(default, int) else str  # else str | None
     if isinstance(value, bool) or not isinstance(value, expected):
         kind = "a whole number" if expected is int else "a string"
         raise ConfigError(f"stage {stage!r}: {key} must be {kind}, got {value!r}")
@@ -97,4 +109,6 @@ def load_stage(name: str | None = None, config_path: Path | None = None, **overr
     stage = replace(Stage(name=name), **settings)
     if stage.architecture not in ("arm64", "x86_64"):
         raise ConfigError(f"stage {name!r}: architecture must be arm64 or x86_64")
+    if stage.auth not in ("none", "jwt"):
+        raise ConfigError(f"stage {name!r}: auth must be none or jwt, got {stage.auth!r}")
     return stage
