@@ -38,9 +38,8 @@ def http_event(
     event = copy.deepcopy(load_event(template))
     event["requestContext"].pop("authorizer", None)
     if claims is not None:
-        jwt = copy.deepcopy(load_event("apigw-http-api-v2-jwt.json")["requestContext"]["authorizer"])
-        jwt["jwt"]["claims"] = claims
-        event["requestContext"]["authorizer"] = jwt
+        authorized = load_event("apigw-http-api-v2-jwt.json")["requestContext"]["authorizer"]
+        event["requestContext"]["authorizer"] = {"jwt": {**authorized["jwt"], "claims": claims}}
     event["rawPath"] = path
     event["requestContext"]["http"]["method"] = method
     event["requestContext"]["http"]["path"] = path
