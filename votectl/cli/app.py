@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on ``app``; the order is the order of --help.
-_COMMAND_MODULES = ("local", "ops", "loadtest", "aws")
+_COMMAND_MODULES = ("local", "token", "ops", "loadtest", "aws")
 
 
 def _version(value: bool) -> None:

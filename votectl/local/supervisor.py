@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from votectl.errors import AlreadyRunning, PipelineFailed
+from votectl.local.auth import AuthSettings
 from votectl.local.layout import Layout
 from votectl.local.poller import PollerSpec, run_poller
 from votectl.local.queue import SqliteQueue
@@ -48,6 +49,7 @@ class UpSettings:
     chaos: dict[str, float] = field(default_factory=dict)
     batch_size: int = 1000
     workers: int = 1
+    auth: AuthSettings = AuthSettings()
 
 
 @contextlib.contextmanager
@@ -148,6 +150,7 @@ def run_up(
                         settings.chaos.get("receiver", 0.0),
                         settings.visibility_timeout,
                         settings.max_receive_count,
+                        auth=settings.auth,
                     ),
                     sock,
                     ready[n],
