@@ -7,11 +7,13 @@ Rows (microseconds per call, median of ``--repeat`` runs of ``--number`` calls e
 - receiver:     the receiver handling one single-vote request (no auth), into a queue that
                 drops what it is sent: the baseline the ratios are taken against;
 - guard hs256:  what `votectl up --auth jwt` adds per request with the dev secret: read the
-                bearer token, verify it (PyJWT: signature, exp/nbf/iat/iss/aud, sub), put the
-                claims in the event (the keys were parsed once; tokens are never cached);
-- verify hs256 / rs256 / es256: ``Verifier.verify`` alone, per key type;
+                bearer token, verify it, put the claims in the event (the keys were parsed
+                once; tokens are never cached);
+- verify hs256 / rs256 / es256: ``Verifier.verify`` alone (PyJWS checks the signature, msgspec
+                decodes the claims, votectl checks exp/nbf/iat/iss/aud/sub), per key type;
 - identity:     the receiver's extra work with claims (a vote without user_id filled in);
-- joserfc hs256: the other library considered (decode + claim registry), for the choice.
+- pyjwt hs256:  PyJWT's own ``jwt.decode`` with the same checks, and
+- joserfc hs256: joserfc's decode + claims registry: the alternatives, for the choice.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import jwt  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: E402
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm  # noqa: E402
 
 from lambdas import receiver  # noqa: E402
-from votectl.local.auth import AuthSettings, Verifier, guard, mint  # noqa: E402
+from votectl.local.auth import AuthSettings, Verifier, mint  # noqa: E402
+from votectl.local.authorizer import guard  # noqa: E402
 from votectl.local.gateway import http_api_event  # noqa: E402
 
 ISSUER, AUDIENCE = "votectl-local", "votectl"
@@ -56,8 +60,6 @@ def _event(body: bytes, token: str | None = None) -> dict[str, Any]:
 
 
 def _asymmetric(folder: Path) -> dict[str, tuple[Verifier, str]]:
-    import jwt
-
     keys: dict[str, tuple[Any, Any]] = {
         "rs256": (rsa.generate_private_key(public_exponent=65537, key_size=2048), RSAAlgorithm),
         "es256": (ec.generate_private_key(ec.SECP256R1()), ECAlgorithm),
@@ -128,6 +130,10 @@ def main() -> None:
         }
         for name, (asym, asym_token) in _asymmetric(folder).items():
             rows[f"verify {name}"] = functools.partial(asym.verify, asym_token)
+        rows["pyjwt hs256"] = functools.partial(
+            jwt.decode, token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )  # fmt: skip
         other = _joserfc(secret, token)
         if other is not None:
             rows["joserfc hs256"] = other

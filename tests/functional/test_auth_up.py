@@ -246,7 +246,7 @@ def test_rs256_and_es256_tokens_verify_against_a_jwks(
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("--jwt-issuer", "x"), "auth none"),
+        (("--jwt-issuer", "x"), "need auth jwt"),
         (("--auth", "basic"), "auth must be none or jwt"),
         (("--auth", "jwt", "--jwt-jwks", "j.json", "--jwt-secret-file", "s"), "one key source"),
         (("--auth", "jwt", "--jwt-jwks", "missing.json"), "cannot load the JWKS"),

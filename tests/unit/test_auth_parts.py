@@ -12,7 +12,8 @@ import pytest
 
 from loadtests._traffic import VoteSource
 from votectl.loadtest import loadtests_dir
-from votectl.local.auth import _claim_text, exposure_warning, mint
+from votectl.local.auth import exposure_warning, mint
+from votectl.local.authorizer import _claim_text
 
 sys.path.insert(0, str(loadtests_dir()))  # as Locust loads them: `_auth` imports `_traffic`
 import _auth  # noqa: E402

@@ -88,6 +88,11 @@ def _check_auth(stage: Stage) -> None:
         raise ConfigError(f"stage {stage.name!r}: a cors_origins entry contains a comma")
     if stage.auth != "jwt":
         return
+    if getattr(stage, "front_door", "http-api") != "http-api":  # a Function URL has no authorizer
+        raise ConfigError(
+            f"stage {stage.name!r}: auth jwt needs front_door http-api (its JWT authorizer)",
+            hint="a Lambda Function URL cannot verify JWTs; use the HTTP API front door",
+        )
     if not (stage.jwt_issuer or "").startswith("https://") or not stage.jwt_audience:
         raise ConfigError(
             f"stage {stage.name!r}: auth jwt needs jwt_issuer (an https URL) and jwt_audience",

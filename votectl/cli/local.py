@@ -9,7 +9,7 @@ import typer
 from votectl.cli.options import DataDir, JsonOut
 from votectl.cli.render import results_table
 from votectl.config import LOCAL, load_stage
-from votectl.errors import PipelineFailed
+from votectl.errors import PipelineFailed, UsageError
 from votectl.output import StatusLine, emit, err, table, warn
 
 AuthMode = Annotated[
@@ -77,6 +77,8 @@ def up(
         jwt_secret_file=jwt_secret_file,
         cors_origins=tuple(cors_origin) if cors_origin else None,
     )
+    if (jwt_issuer or jwt_audience or jwt_jwks or jwt_secret_file) and stage.auth != "jwt":
+        raise UsageError("--jwt-* options need auth jwt", hint="add --auth jwt")
     settings = UpSettings(
         host=host,
         port=port,

@@ -18,7 +18,8 @@ from typing import Any
 import uvicorn
 
 from lambdas import receiver
-from votectl.local.auth import AuthSettings, guard
+from votectl.local.auth import AuthSettings
+from votectl.local.authorizer import guard
 from votectl.local.chaos import chaotic
 from votectl.local.gateway import Gateway, GroupCommitQueue
 from votectl.local.layout import Layout
