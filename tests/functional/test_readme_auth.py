@@ -49,8 +49,19 @@ def script(lines: list[str], port: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def joined(lines: list[str]) -> list[str]:
+    """Continuation lines (ending in a backslash) joined, as bash reads them."""
+    out: list[str] = []
+    for line in lines:
+        if out and out[-1].endswith("\\"):
+            out[-1] = out[-1][:-1] + line.strip()
+        else:
+            out.append(line)
+    return out
+
+
 def test_the_readme_auth_commands_run(tmp_path: Path) -> None:
-    lines = readme_block()
+    lines = joined(readme_block())
     assert lines[0].startswith("votectl up --auth jwt &")
     (tmp_path / "loadtests").symlink_to(ROOT / "loadtests")
     port = free_port()

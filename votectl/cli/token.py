@@ -32,7 +32,10 @@ def token(
     user: Annotated[str, typer.Option("--user", help="The sub claim: whom the token names.")],
     ttl: Annotated[str, typer.Option(help="Lifetime: 90s, 15m, 1h, 7d.")] = "1h",
     count: Annotated[
-        int, typer.Option(help="Tokens to mint; more than 1: users USER-0 .. USER-(N-1).", min=1)
+        int,
+        typer.Option(
+            help="Tokens to mint; more than 1: users USER-0 .. USER-(N-1).", min=1, max=100_000
+        ),
     ] = 1,
 ) -> None:
     """Mint development tokens that `votectl up --auth jwt` accepts, one per line on stdout.
