@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,8 +49,6 @@ def stored(up: Up, user: str, title: str = "t1") -> tuple[int, int] | None:
 
 def stop(up: Up) -> str:
     """Stop a `votectl up` (SIGINT, as Ctrl-C) and return its stderr."""
-    import signal
-
     up.kill_group(signal.SIGINT)
     _, err = up.proc.communicate(timeout=30)
     return err
@@ -273,3 +275,34 @@ def test_up_warns_when_it_listens_beyond_loopback_with_auth_none(
     assert "auth none" in stop(exposed)
     quiet = up_factory("--host", "127.0.0.1", data_dir=exposed.data_dir.parent / "second")
     assert "auth none" not in stop(quiet)
+
+
+# --- votectl token's failure paths --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "toml", "words"),
+    [
+        (("--user", "ana", "--ttl", "soon"), "", "--ttl"),
+        (("--user", "ana", "--ttl", "0s"), "", "--ttl"),
+        (("--user", ""), "", "--user"),
+        (("--user", "ana", "--stage", "idp"), 'jwt_jwks = "jwks.json"', "JWKS"),
+        (("--user", "ana", "--stage", "idp"), 'jwt_secret_file = "short"', "at least 32"),
+    ],
+)
+def test_votectl_token_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, args: tuple[str, ...], toml: str, words: str
+) -> None:
+    (tmp_path / "short").write_text("short")
+    (tmp_path / "votectl.toml").write_text(f'[stages.idp]\nauth = "jwt"\n{toml}\n')
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "votectl", "token", "--data-dir", str(tmp_path / "d"), *args],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert words in done.stderr and done.stderr.count("error:") == 1 and not done.stdout
