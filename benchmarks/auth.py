@@ -2,7 +2,8 @@
 
     python benchmarks/auth.py [--repeat 7] [--number 20000]
 
-Rows (microseconds per call, median of ``--repeat`` runs of ``--number`` calls each):
+Rows (microseconds per call, median of ``--repeat`` rounds of ``--number`` calls each; the rows
+take turns round by round, and ratios are the medians of each round's ratio):
 
 - receiver:     the receiver handling one single-vote request (no auth), into a queue that
                 drops what it is sent: the baseline the ratios are taken against;
@@ -137,28 +138,27 @@ def main() -> None:
         other = _joserfc(secret, token)
         if other is not None:
             rows["joserfc hs256"] = other
-        base_event = lambda: _event(VOTE)  # noqa: E731 (the event's own cost, subtracted)
-        event_us = _median_us(base_event, args)
-        print(f"{'row':<14} {'us/call (median)':>17} {'x receiver':>11}   runs (us)")
-        baseline = None
-        for name, call in rows.items():
-            runs = _runs_us(call, args)
-            median = statistics.median(runs)
-            if name in ("receiver", "identity"):  # they build an event per call
-                median -= event_us
-                runs = [r - event_us for r in runs]
-            baseline = baseline or median
+        # Rows take turns, round by round, so a shared machine's drift falls on all alike; the
+        # receiver rows build an event per call, whose own cost (measured each round) is taken off.
+        rows["event"] = lambda: _event(VOTE)
+        rounds: dict[str, list[float]] = {name: [] for name in rows}
+        for _ in range(args.repeat):
+            for name, call in rows.items():
+                rounds[name].append(timeit.timeit(call, number=args.number) / args.number * 1e6)
+            for name in ("receiver", "identity"):
+                rounds[name][-1] -= rounds["event"][-1]
+        del rounds["event"]
+        print(f"{'row':<14} {'us/call (median)':>17} {'x receiver':>11}   rounds (us)")
+        for name, runs in rounds.items():
+            ratio = statistics.median(r / b for r, b in zip(runs, rounds["receiver"], strict=True))
             each = ", ".join(f"{r:.1f}" for r in runs)
-            print(f"{name:<14} {median:>17.1f} {median / baseline:>10.2f}x   {each}", flush=True)
-
-
-def _runs_us(call: Callable[[], object], args: argparse.Namespace) -> list[float]:
-    times = timeit.repeat(call, number=args.number, repeat=args.repeat)
-    return [t / args.number * 1e6 for t in times]
-
-
-def _median_us(call: Callable[[], object], args: argparse.Namespace) -> float:
-    return statistics.median(_runs_us(call, args))
+            print(f"{name:<14} {statistics.median(runs):>17.1f} {ratio:>10.2f}x   {each}")
+        ours, theirs = rounds["verify hs256"], rounds["pyjwt hs256"]
+        pairs = [a / b for a, b in zip(ours, theirs, strict=True)]
+        each = ", ".join(f"{r:.2f}" for r in pairs)
+        print(
+            f"verify hs256 / pyjwt hs256: {statistics.median(pairs):.2f}x (round by round {each})"
+        )
 
 
 if __name__ == "__main__":
