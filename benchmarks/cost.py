@@ -27,7 +27,7 @@ from pipeline import wrk  # noqa: E402
 
 from votectl.local.child import running_pipeline  # noqa: E402
 from votectl.local.ops import LocalOperations  # noqa: E402
-from votectl.ops import drain  # noqa: E402
+from votectl.operations import drain  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 

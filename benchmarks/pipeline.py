@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE.parent))
 from votectl.local.auth import dev_secret, mint, read_secret  # noqa: E402
 from votectl.local.child import running_pipeline, stop  # noqa: E402
 from votectl.local.ops import LocalOperations  # noqa: E402
-from votectl.ops import drain  # noqa: E402
+from votectl.operations import drain  # noqa: E402
 
 BATCH = 500
 

@@ -296,6 +296,31 @@ def _configure_shape(env: Environment) -> None:
         env.shape_class.stages = plan(options.shape, users, options.spawn_rate or users, duration)
 
 
+# --- tags -----------------------------------------------------------------------------------
+
+
+def _runs_a_task(user_class: type, tags: set[str], exclude: set[str]) -> bool:
+    """Whether ``--tags``/``--exclude-tags`` leave ``user_class`` a task (TaskSets count as one)."""
+    for task_ in user_class.tasks:  # type: ignore[attr-defined]
+        marks = set(getattr(task_, "locust_tag_set", ()))
+        if isinstance(task_, type) or ((not tags or marks & tags) and not marks & exclude):
+            return True
+    return False
+
+
+def _drop_users_without_tasks(env: Environment) -> None:
+    """``--tags batch`` leaves SingleVoter no task, and Locust would spawn it anyway (and fail
+    every time it picks a task); keep only the users the tags leave something to do."""
+    options = env.parsed_options
+    tags, exclude = set(options.tags or ()), set(options.exclude_tags or ())
+    if not tags and not exclude:
+        return
+    keep = [u for u in env.user_classes if _runs_a_task(u, tags, exclude)]
+    if not keep:
+        _usage_error(f"no user has a task tagged {', '.join(sorted(tags))} (tags: see README)")
+    env.user_classes[:] = keep
+
+
 # --- event hooks ------------------------------------------------------------------------------
 
 
@@ -320,6 +345,7 @@ def _on_init(environment: Environment, runner: Any, web_ui: Any = None, **_: Any
     if isinstance(runner, WorkerRunner):
         return  # run id and shape come from the master
     options.run_id = options.run_id or uuid.uuid4().hex[:8]
+    _drop_users_without_tasks(environment)
     _configure_shape(environment)
     if web_ui is not None:
         web_ui.app.add_url_rule("/votes", "votectl_votes", lambda: run.summary())

@@ -2,13 +2,14 @@
 
 VotectlError                 exit 1, operational failure
 ├── UsageError               exit 2, bad flags, config or arguments
-│   ├── ConfigError          votectl.toml unreadable or invalid
-│   └── UnknownStage         --stage names no stage
+│   └── ConfigError          votectl.toml unreadable or invalid
 ├── NotRunning               the local pipeline's data dir does not exist yet
+├── NoVotes                  `results` found no vote for the title (exit 1, as grep does)
 ├── AlreadyRunning           another `votectl up` holds the data dir
 ├── PipelineFailed           `votectl up` / demo could not start, drain, or lost votes
 ├── LoadtestFailed           Locust failed or wrote no summary
 ├── BundleFailed             a function zip could not be built (wheel, platform)
+├── DoesNotFit               `votectl plan`: the rate exceeds a limit of the stage
 └── AwsError                 an AWS call failed (credentials, endpoint, stack state, ...)
     ├── MissingCredentials
     ├── StackNotFound
@@ -25,14 +26,15 @@ __all__ = [
     "BundleFailed",
     "ConfigError",
     "DeployFailed",
+    "DoesNotFit",
     "LoadtestFailed",
     "MissingCredentials",
+    "NoVotes",
     "NotRunning",
     "PipelineFailed",
     "ResourceMissing",
     "StackBusy",
     "StackNotFound",
-    "UnknownStage",
     "UsageError",
     "VotectlError",
 ]
@@ -57,12 +59,12 @@ class ConfigError(UsageError):
     hint = "check votectl.toml (see README, 'Configuration')"
 
 
-class UnknownStage(UsageError):
-    hint = "define it under [stages.NAME] in votectl.toml, or use --stage local"
-
-
 class NotRunning(VotectlError):
     hint = "start the pipeline with `votectl up`, or pass --data-dir"
+
+
+class NoVotes(VotectlError):
+    hint = "check the title id (ids are case-sensitive); `votectl table count` shows what is stored"
 
 
 class AlreadyRunning(VotectlError):
@@ -79,6 +81,10 @@ class LoadtestFailed(VotectlError):
 
 class BundleFailed(VotectlError):
     hint = "run `votectl bundle` again; see README, 'Bundle'"
+
+
+class DoesNotFit(VotectlError):
+    hint = "make the changes listed under 'to fit', or plan a lower --rate"
 
 
 class AwsError(VotectlError):

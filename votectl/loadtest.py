@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from votectl.config import Stage
-from votectl.errors import LoadtestFailed, UsageError, VotectlError
-from votectl.ops import Operations, drain, open_target
+from votectl.errors import LoadtestFailed, NotRunning, PipelineFailed, UsageError, VotectlError
+from votectl.operations import Operations, drain
+from votectl.report import recording
+from votectl.targets import open_target
 
 __all__ = [
     "ErrorKind",
@@ -63,6 +65,8 @@ class LoadSettings:
     jwt_secret_file: Path | None = None  # or: users mint HS256 tokens with this secret
     jwt_issuer: str | None = None  # claims of minted tokens (the loadtests' defaults if None)
     jwt_audience: str | None = None
+    max_failure_ratio: float = 0.0  # failed requests / requests above this fail the run
+
 
     def __post_init__(self) -> None:
         if self.users < 1:
@@ -78,6 +82,8 @@ class LoadSettings:
             )
         if self.batch_size is not None and not 1 <= self.batch_size <= 500:
             raise UsageError(f"--batch-size must be 1-500, got {self.batch_size}")
+        if not 0 <= self.max_failure_ratio <= 1:
+            raise UsageError(f"--max-failure-ratio must be 0-1, got {self.max_failure_ratio:g}")
         parse_duration(self.duration)
         if self.token_file and self.jwt_secret_file:
             raise UsageError("give --token-file or --jwt-secret-file, not both")
@@ -155,6 +161,7 @@ class LoadtestResult:
     verification: Verification | None = None
     report_dir: str = ""
     html: str = ""
+    pipeline_html: str = ""  # votectl.report's page: the pipeline over the run and the drain
 
     @property
     def votes_per_s(self) -> float:
@@ -171,6 +178,29 @@ class LoadtestResult:
             return None
         return max(0, self.distinct_votes - self.verification.stored)
 
+    @property
+    def failure_ratio(self) -> float:
+        s = self.requests
+        return s.failures / s.requests if s.requests else 0.0
+
+    def failure(self, max_failure_ratio: float = 0.0) -> VotectlError | None:
+        """Why this run failed, if it did: no requests, too many failed, or votes lost."""
+        s = self.requests
+        if not s.requests:
+            return LoadtestFailed(f"no request reached {self.url}")
+        if self.failure_ratio > max_failure_ratio:
+            return LoadtestFailed(
+                f"{s.failures:,} of {s.requests:,} requests failed"
+                f" ({self.failure_ratio:.1%}; --max-failure-ratio {max_failure_ratio:g})",
+                hint="see 'errors by kind' and the Locust report; --max-failure-ratio allows some",
+            )
+        if self.lost:
+            return PipelineFailed(
+                f"{self.lost} of {self.distinct_votes} distinct accepted votes were not stored",
+                hint="inspect the DLQs with `votectl queue stats`",
+            )
+        return None
+
     def to_json(self) -> dict[str, Any]:
         v = self.verification
         return {
@@ -186,6 +216,7 @@ class LoadtestResult:
             "lost": self.lost,
             "report_dir": self.report_dir,
             "html": self.html,
+            "pipeline_html": self.pipeline_html,
         }
 
 
@@ -232,11 +263,20 @@ def _target(stage: Stage, output: Output) -> Iterator[tuple[str, Operations]]:
     from votectl.local.child import running_pipeline
     from votectl.local.layout import Layout
 
-    url = Layout.of(stage.data_dir).running_url()
+    layout = Layout.of(stage.data_dir)
+    url = layout.running_url()
     if url is not None:
         output(f"using the running `votectl up` at {url}")
         yield url, open_target(stage)
         return
+    dead = layout.up_info()
+    if dead is not None:  # up.json without a lock holder: that `votectl up` died
+        raise NotRunning(
+            f"the `votectl up` of {stage.data_dir} (pid {dead.get('pid')}) is not running:"
+            f" it died without removing {layout.up_file}",
+            hint=f"start it again with `votectl up`, or delete {layout.up_file} to let"
+            " loadtest start its own",
+        )
     output(f"starting `votectl up` on {stage.data_dir} for this run")
     with running_pipeline(Path(stage.data_dir)) as url:
         yield url, open_target(stage)
@@ -343,13 +383,17 @@ def run(
     log unless ``locust_log`` takes it."""
     settings.report_dir.mkdir(parents=True, exist_ok=True)
     settings.summary_path.unlink(missing_ok=True)
-    with _target(stage, output) as (url, ops):
+    pipeline_html = settings.report_dir / "pipeline.html"
+    history = settings.report_dir / f"{settings.csv_prefix.name}_stats_history.csv"
+    with _target(stage, output) as (url, ops), recording(ops, pipeline_html, history) as rec:
         before = ops.table_count(exact=True).count if settings.verify else 0
         _run_locust(locust_command(url, settings), locust_log or output)
+        rec.mark("load ends")
         stats, errors, summary = read_summary(settings.summary_path)
         verification = (
             _verify(ops, before, settings.drain_timeout, output) if settings.verify else None
         )
+        rec.mark("drained")
     return LoadtestResult(
         stage=stage.name,
         url=url,
@@ -361,4 +405,5 @@ def run(
         verification=verification,
         report_dir=str(settings.report_dir),
         html=str(settings.html_path),
+        pipeline_html=str(pipeline_html),
     )

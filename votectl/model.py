@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["AspectResult", "QueueStat", "RedriveResult", "Results", "TableCount"]
+__all__ = ["AspectResult", "Pulse", "QueueStat", "RedriveResult", "Results", "TableCount"]
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,32 @@ class QueueMove:
     dlq: str
     source: str
     moved: int
-    status: str = "COMPLETED"
+    status: str = "COMPLETED"  # or CANCELLED, NONE_RUNNING, DRY_RUN
+    came_back: int = 0  # of those moved, seen back in the DLQ before the command ended
+    would_move: int = 0  # --dry-run: the messages in the DLQ now
 
 
 @dataclass(frozen=True)
 class RedriveResult:
     moved: int
-    method: str  # "local", "move-task" or "receive-send-delete"
+    method: str  # "local", "move-task", "receive-send-delete" or "dry-run"
     queues: list[QueueMove] = field(default_factory=list)
 
+    @property
+    def came_back(self) -> int:
+        return sum(m.came_back for m in self.queues)
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "came_back": self.came_back}
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """What `votectl watch` needs beyond queue stats and the table count; None where a target
+    cannot tell. ``sent`` counts messages ever sent per queue (local); ``in_rate`` is a
+    target's own messages/s in (AWS: CloudWatch, a minute behind)."""
+
+    accepted: int | None = None  # votes answered 202 since `votectl up` started
+    oldest_age_s: dict[str, float | None] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)
+    in_rate: dict[str, float | None] = field(default_factory=dict)

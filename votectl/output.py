@@ -6,36 +6,76 @@ Progress, warnings and errors go to stderr so that stdout stays data.
 from __future__ import annotations
 
 import json
+import os
+import select
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["Progress", "StatusLine", "emit", "err", "fail_line", "out", "table", "warn"]
+__all__ = [
+    "Progress",
+    "StatusLine",
+    "disable_color",
+    "emit",
+    "emit_line",
+    "err",
+    "fail_line",
+    "live_screen",
+    "out",
+    "table",
+    "warn",
+]
 
+# Rich honours NO_COLOR (https://no-color.org) and FORCE_COLOR by itself.
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    t = Table(title=title, title_justify="left")
+def disable_color() -> None:
+    """``--no-color``: no colour here, nor in typer's help, nor in child processes."""
+    os.environ["NO_COLOR"] = "1"
+    out.no_color = err.no_color = True
+
+
+def table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    caption: str | None = None,
+    left: int = 1,
+) -> Table:
+    """Columns right-aligned (numbers) but the first ``left`` ones (names, text)."""
+    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for i, name in enumerate(columns):
-        t.add_column(name, justify="left" if i == 0 else "right")
+        t.add_column(name, justify="left" if i < left else "right")
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     return t
 
 
-def emit(payload: dict[str, Any], human: Any, as_json: bool) -> None:
-    """Print ``payload`` as one JSON document, or ``human`` (a Rich renderable) for people."""
+def emit(payload: dict[str, Any], human: Any, as_json: bool, soft_wrap: bool = False) -> None:
+    """Print ``payload`` as one JSON document, or ``human`` (a Rich renderable) for people;
+    ``soft_wrap``: text lines are never wrapped nor cut (values a user copies, such as URLs)."""
     if as_json:
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
         sys.stdout.flush()
     else:
-        out.print(human)
+        out.print(human, soft_wrap=soft_wrap)
+
+
+def emit_line(payload: dict[str, Any], human: Any, as_json: bool) -> None:
+    """One item of a stream (`votectl logs`): a JSON line for scripts, or a renderable."""
+    if as_json:
+        sys.stdout.write(json.dumps(payload, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+    else:
+        out.print(human, soft_wrap=True)
 
 
 def warn(message: str) -> None:
@@ -50,7 +90,8 @@ def fail_line(message: str, hint: str | None) -> None:
 
 
 class StatusLine:
-    """One live line on stderr (`votectl up`); on a non-terminal, a plain line every 10 s."""
+    """One live line on stderr (`votectl up`); on a non-terminal, a complete plain line every
+    10 s, never wrapped (a log reader splits on newlines, not at 80 columns)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
@@ -71,12 +112,44 @@ class StatusLine:
         if self._live is not None:
             self._live.update(text)
         elif self._ticks % 10 == 0:
-            err.print(text)
+            err.print(text, soft_wrap=True)
         self._ticks += 1
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+
+
+@contextmanager
+def live_screen() -> Iterator[tuple[Callable[[Any], None], Callable[[float], bool]]]:
+    """(show, wait) for a screen that refreshes: on a terminal a Rich Live screen, and
+    ``wait(seconds)`` returns True when q is pressed; elsewhere each frame printed in turn."""
+    if not (out.is_terminal and sys.stdin.isatty()):
+
+        def pause(seconds: float) -> bool:
+            time.sleep(seconds)
+            return False
+
+        yield out.print, pause
+        return
+    import termios
+    import tty
+
+    from rich.live import Live
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+
+    def wait(seconds: float) -> bool:
+        ready, _, _ = select.select([sys.stdin], [], [], seconds)
+        return bool(ready) and sys.stdin.read(1).lower() == "q"
+
+    try:
+        tty.setcbreak(fd)
+        with Live(console=out, screen=True, auto_refresh=False) as live:
+            yield lambda renderable: live.update(renderable, refresh=True), wait
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 class Progress:

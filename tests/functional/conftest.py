@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: subprocesses run its votectl
 EVENTS = Path(__file__).parent.parent / "fixtures" / "events"
 
 
@@ -169,3 +170,41 @@ def up_factory(tmp_path: Path) -> Iterator[Callable[..., Up]]:
 @pytest.fixture
 def up(up_factory: Callable[..., Up]) -> Up:
     return up_factory("--visibility-timeout", "2")
+
+
+# --- a moto server and the CLI against it -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def cli(moto_url: str, tmp_path: Path, aws_env: dict[str, str], wheel_cache: Path) -> Any:
+    (tmp_path / "votectl.toml").write_text('[stages.dev]\nregion = "us-east-1"\n')
+    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+
+    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "votectl", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == code, done.stderr
+        assert "Traceback" not in done.stderr
+        return done
+
+    return run

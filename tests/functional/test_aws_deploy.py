@@ -7,10 +7,7 @@ CloudFormation support"), so the endpoint URL is not reported here; everything e
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,8 @@ from votectl.errors import StackNotFound, UsageError
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 
 STAGE = Stage(name="dev", region="us-east-1")
+# `python -m votectl` in another cwd must still run this tree's code, not an installed copy
+THIS_TREE = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 
 class Recorder(Hooks):
@@ -99,7 +98,7 @@ def test_deploy_creates_the_stack_and_a_second_deploy_is_a_no_op(aws: Aws, tmp_p
 def test_dry_run_and_decline_change_nothing_then_an_update_applies(
     deployed: Aws, tmp_path: Path
 ) -> None:
-    bigger = Aws(Stage(name="dev", region="us-east-1", memory=1024))
+    bigger = Aws(Stage(name="dev", region="us-east-1", writer_memory=2048))
     lam = deployed.client("lambda")
     cfn = deployed.client("cloudformation")
 
@@ -107,15 +106,16 @@ def test_dry_run_and_decline_change_nothing_then_an_update_applies(
     assert dry.outcome == "dry-run"  # moto lists no Changes for a parameter-only update
     pending = cfn.list_change_sets(StackName="votectl-dev")["Summaries"]
     assert [s for s in pending if s["ExecutionStatus"] == "AVAILABLE"] == []
-    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == 512
+    memory = STAGE.writer_memory
+    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == memory
 
     declined = deploy(bigger, Recorder(answer=False), out_dir=tmp_path)
     assert declined.outcome == "declined"
-    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == 512
+    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == memory
 
     applied = deploy(bigger, Recorder(), out_dir=tmp_path)
     assert applied.outcome == "deployed"
-    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == 1024
+    assert lam.get_function_configuration(FunctionName="votectl-dev-writer")["MemorySize"] == 2048
 
 
 def test_a_dry_run_of_a_first_deploy_leaves_no_stack(aws: Aws, tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_a_dry_run_of_a_first_deploy_leaves_no_stack(aws: Aws, tmp_path: Path) -
 
 def test_destroy_keeps_the_bucket_unless_purged(deployed: Aws) -> None:
     kept = destroy(deployed, Recorder())
-    assert kept.deleted and kept.bucket_kept
+    assert kept.deleted and kept.bucket_kept and kept.table_kept
     with pytest.raises(StackNotFound):
         destroy(deployed, Recorder())
     deployed.client("s3").head_bucket(Bucket=kept.bucket)  # still there
@@ -275,43 +275,11 @@ def test_redrive_uses_move_tasks_where_the_endpoint_has_them(aws_env: dict[str, 
 # --- the CLI against a moto server ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def cli(moto_url: str, tmp_path: Path, aws_env: dict[str, str], wheel_cache: Path) -> Any:
-    (tmp_path / "votectl.toml").write_text('[stages.dev]\nregion = "us-east-1"\n')
-    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1"}
-
-    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "votectl", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == code, done.stderr
-        assert "Traceback" not in done.stderr
-        return done
-
-    return run
-
-
 def test_cli_deploy_status_ops_and_destroy(cli: Any, moto_url: str) -> None:
     target = ("--stage", "dev", "--endpoint-url", moto_url)
-    first = json.loads(cli("deploy", *target, "--yes", "--json").stdout)
+    deployed = cli("deploy", *target, "--yes", "--json")
+    assert "per million votes" in " ".join(deployed.stderr.split())  # the plan's cost line
+    first = json.loads(deployed.stdout)
     assert first["outcome"] == "deployed"
     assert {c["action"] for c in first["changes"]} == {"add"}
     assert json.loads(cli("deploy", *target, "--yes", "--json").stdout)["outcome"] == "no-op"
@@ -339,7 +307,7 @@ def test_cli_deploy_status_ops_and_destroy(cli: Any, moto_url: str) -> None:
     ("args", "code", "words"),
     [
         (("deploy", "--yes"), 2, "embedded target"),
-        (("deploy", "--stage", "nope", "--yes"), 2, "unknown stage"),
+        (("deploy", "--stage", "no_pe", "--yes"), 2, "cannot name a stack"),
         (("deploy", "--stage", "dev"), 2, "pass --yes"),
         (("status", "--stage", "dev", "--endpoint-url", "http://127.0.0.1:9"), 1, "cannot reach"),
         (("bundle", "--arch", "sparc"), 2, "--arch"),

@@ -17,8 +17,8 @@ SO = {"arm64": "aarch64", "x86_64": "x86_64"}
 
 @pytest.fixture
 def local_wheels(tmp_path: Path, make_wheel: Callable[..., Path]) -> bundle.WheelSource:
-    def source(project: str, architecture: str, cache_dir: Path) -> Path:
-        assert project == "msgspec"
+    def source(project: str, architecture: str, cache_dir: Path, runtime: str) -> Path:
+        assert project == "msgspec" and runtime == "python3.14"
         return make_wheel(tmp_path / "wheels", architecture)
 
     return source
@@ -63,7 +63,7 @@ def test_vendored_extension_is_for_the_target(
 
 
 def test_a_host_wheel_is_refused(tmp_path: Path, make_wheel: Callable[..., Path]) -> None:
-    def host(project: str, architecture: str, cache_dir: Path) -> Path:
+    def host(project: str, architecture: str, cache_dir: Path, runtime: str) -> Path:
         return make_wheel(tmp_path, "x86_64", python="cp311")
 
     with pytest.raises(BundleFailed, match="does not run on python3.14 arm64"):
@@ -92,3 +92,51 @@ def test_pip_wheel_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(bundle.subprocess, "run", lambda *a, **k: Done())
     with pytest.raises(BundleFailed, match="No matching distribution"):
         bundle.pip_wheel("msgspec", "arm64", tmp_path)
+
+
+def test_the_runtime_picks_the_wheel(tmp_path: Path, make_wheel: Callable[..., Path]) -> None:
+    asked: list[str] = []
+
+    def source(project: str, architecture: str, cache_dir: Path, runtime: str) -> Path:
+        asked.append(runtime)
+        return make_wheel(tmp_path / "wheels", architecture, python="cp312")
+
+    result = bundle.build(tmp_path / "out", "arm64", wheel_source=source, runtime="python3.12")
+    assert (result.runtime, asked) == ("python3.12", ["python3.12"])
+    names = zipfile.ZipFile(result.artifacts[0].path).namelist()
+    assert "msgspec/_core.cp312-aarch64-linux-gnu.so" in names
+    with pytest.raises(BundleFailed, match="does not run on python3.13 arm64"):
+        bundle.build(tmp_path / "out", "arm64", wheel_source=source, runtime="python3.13")
+    with pytest.raises(BundleFailed, match="runtime must be one of python3.11"):
+        bundle.build(tmp_path / "out", "arm64", wheel_source=source, runtime="python3.9")
+
+
+def test_abi3_wheels_fit_later_pythons_only() -> None:
+    def fits(name: str, runtime: str) -> bool:
+        return bundle._wheel_fits(Path(name), "x86_64", runtime)
+
+    wheel = "m-1-cp39-abi3-manylinux2014_x86_64.whl"
+    assert fits(wheel, "python3.14") and fits(wheel, "python3.11")
+    assert not fits("m-1-cp312-abi3-manylinux2014_x86_64.whl", "python3.11")
+
+
+def test_pip_wheel_downloads_for_the_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_wheel: Callable[..., Path]
+) -> None:
+    commands: list[list[str]] = []
+
+    def download(command: list[str], **kwargs: object) -> object:
+        commands.append(command)
+        make_wheel(Path(command[command.index("--dest") + 1]), "x86_64", python="cp313")
+
+        class Done:
+            returncode = 0
+            stderr = ""
+
+        return Done()
+
+    monkeypatch.setattr(bundle.subprocess, "run", download)
+    wheel = bundle.pip_wheel("msgspec", "x86_64", tmp_path, runtime="python3.13")
+    assert "cp313-cp313-manylinux2014_x86_64" in wheel.name
+    assert wheel.parent.name == "cp313-manylinux2014_x86_64"
+    assert commands[0][commands[0].index("--python-version") + 1] == "3.13"

@@ -46,3 +46,55 @@ def test_targets_do_not_import_each_other_nor_the_cli(target: str, other: str) -
         names = imports(path)
         assert not any(n.startswith(f"votectl.{other}") for n in names), path
         assert not any(n.startswith("votectl.cli") for n in names), path
+
+
+# votectl's layers, lowest first: a module imports only its own layer's or lower layers'
+# modules. The shared types (operations, model) sit below the targets; the chooser
+# (targets) and what drives a target sit above them; the CLI is on top.
+CORE = {
+    "votectl",
+    "votectl.config",
+    "votectl.errors",
+    "votectl.logevents",
+    "votectl.model",
+    "votectl.operations",
+    "votectl.output",
+    "votectl.peek",
+}
+LAYERS = {"core": 0, "target": 1, "above": 2, "cli": 3}
+
+
+def layer(module: str) -> int:
+    if module in CORE:
+        return LAYERS["core"]
+    if module.startswith(("votectl.local", "votectl.aws")):
+        return LAYERS["target"]
+    if module.startswith(("votectl.cli", "votectl.__main__")):
+        return LAYERS["cli"]
+    return LAYERS["above"]  # votectl.targets, votectl.loadtest and other drivers
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@pytest.mark.parametrize("path", modules("votectl"), ids=str)
+def test_votectl_imports_point_down_the_layers(path: Path) -> None:
+    here = module_name(path)
+    for name in imports(path):
+        if name == "votectl" or name.startswith("votectl."):
+            assert layer(name) <= layer(here), f"{here} (layer {layer(here)}) imports {name}"
+
+
+def test_the_layer_rule_catches_the_old_circle() -> None:
+    """The chooser importing both targets, and a target importing the chooser, both fail."""
+    assert layer("votectl.targets") > layer("votectl.local.ops")
+    assert layer("votectl.aws.ops") > layer("votectl.operations")
+    assert not (ROOT / "votectl" / "ops.py").exists()
+
+
+@pytest.mark.parametrize("path", modules("votectl/plan"), ids=str)
+def test_plan_imports_neither_the_cli_nor_a_target(path: Path) -> None:
+    names = imports(path)
+    assert not any(n.startswith(("votectl.cli", "votectl.aws", "votectl.local")) for n in names)

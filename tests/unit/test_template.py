@@ -123,6 +123,7 @@ def test_queues_outlive_their_consumers_and_batches_report_failures() -> None:
         assert "MaximumConcurrency" in properties["ScalingConfig"]
     assert set(template["Outputs"]) == {
         "EndpointUrl", "VotesQueueUrl", "ReadyQueueUrl", "VotesDlqUrl", "ReadyDlqUrl", "TableName",
+        "AlarmTopicArn",
     }  # fmt: skip
 
 
@@ -135,9 +136,9 @@ def fake_bundle() -> Bundle:
 
 
 def test_parameters_come_from_the_stage_and_match_the_template() -> None:
-    values = stack_parameters(Stage(name="prod", memory=1024), fake_bundle(), "bucket")
+    values = stack_parameters(Stage(name="prod", writer_memory=1024), fake_bundle(), "bucket")
     assert set(values) == set(parsed()["Parameters"]) - {"OldestMessageAlarmSeconds"}
-    assert values["MemorySize"] == "1024" and values["WriterKey"].endswith("w" * 64 + ".zip")
+    assert values["WriterMemory"] == "1024" and values["WriterKey"].endswith("w" * 64 + ".zip")
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,10 @@ def test_a_jwt_authorizer_guards_every_route_but_health() -> None:
     found = resources()
     authorizer = found["JwtAuthorizer"]
     assert authorizer["Condition"] == "JwtAuth"
+    template, _ = decode_str(template_body())
+    assert template["Conditions"]["JwtAuth"] == {
+        "Fn::And": [{"Fn::Equals": [{"Ref": "Auth"}, "jwt"]}, {"Condition": "UseHttpApi"}]
+    }
     assert authorizer["Properties"]["AuthorizerType"] == "JWT"
     assert authorizer["Properties"]["IdentitySource"] == ["$request.header.Authorization"]
     assert authorizer["Properties"]["JwtConfiguration"] == {
@@ -67,6 +71,15 @@ def test_the_stage_chooses_auth_and_cors() -> None:
     assert values["CorsOrigins"] == "https://app.example,https://www.example"
     plain = stack_parameters(Stage(name="prod"), fake_bundle(), "bucket")
     assert (plain["Auth"], plain["JwtIssuer"], plain["CorsOrigins"]) == ("none", "", "")
+
+
+def test_the_function_url_gets_the_same_cors_and_refuses_auth_jwt() -> None:
+    cors = resources()["ReceiverUrl"]["Properties"]["Cors"]["Fn::If"]
+    assert cors[0] == "CorsEnabled" and cors[1]["AllowOrigins"] == {"Ref": "CorsOrigins"}
+    from dataclasses import replace
+
+    with pytest.raises(ConfigError, match="front_door http-api"):
+        stack_parameters(replace(JWT_STAGE, front_door="function-url"), fake_bundle(), "bucket")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """Function bundles: one reproducible zip per Lambda function, third-party code from wheels.
 
 Each zip holds the ``lambdas`` modules its handler imports (found by walking imports) plus
-msgspec unpacked from the wheel for the target runtime and architecture, never the host's.
+msgspec unpacked from the wheel for the target runtime (python3.11 to python3.14) and
+architecture, never the host's.
 The same sources and wheel give the same bytes: sorted entries, a fixed timestamp, fixed
 permissions and compression level.
 """
@@ -21,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from votectl.config import RUNTIMES
 from votectl.errors import BundleFailed
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "FUNCTIONS",
     "PYTHON_VERSION",
     "RUNTIME",
+    "RUNTIMES",
     "Artifact",
     "Bundle",
     "WheelSource",
@@ -36,7 +39,7 @@ __all__ = [
 ]
 
 FUNCTIONS = ("receiver", "processor", "writer")
-RUNTIME = "python3.14"
+RUNTIME = "python3.14"  # the default
 PYTHON_VERSION = "3.14"
 VENDORED = ("msgspec",)
 # Lambda's arm64 / x86_64 runtimes are Amazon Linux 2023 (glibc 2.34): manylinux2014 wheels fit.
@@ -54,8 +57,15 @@ def default_cache() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "votectl" / "wheels"
 
 
-# wheel_source(project, architecture, cache_dir) -> path of a wheel for RUNTIME on that machine
-WheelSource = Callable[[str, str, Path], Path]
+# wheel_source(project, architecture, cache_dir, runtime) -> a wheel for that runtime and machine
+WheelSource = Callable[[str, str, Path, str], Path]
+
+
+def python_version(runtime: str) -> str:
+    """ "python3.12" -> "3.12"; BundleFailed for a runtime Lambda has no Python for."""
+    if runtime not in RUNTIMES:
+        raise BundleFailed(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    return runtime.removeprefix("python")
 
 
 @dataclass(frozen=True)
@@ -112,21 +122,29 @@ def modules_for(function: str, root: Path = _LAMBDAS) -> list[str]:
 # --- wheels ---------------------------------------------------------------------------
 
 
-def _wheel_fits(wheel: Path, architecture: str) -> bool:
-    """Does this wheel's filename say it runs on RUNTIME for ``architecture``?"""
+def _wheel_fits(wheel: Path, architecture: str, runtime: str = RUNTIME) -> bool:
+    """Does this wheel's filename say it runs on ``runtime`` for ``architecture``?"""
     parts = wheel.name[: -len(".whl")].split("-")
     if len(parts) < 5:
         return False
     python, abi, platform = parts[-3], parts[-2], parts[-1]
-    cp = "cp" + PYTHON_VERSION.replace(".", "")
+    cp = "cp" + python_version(runtime).replace(".", "")
     if platform == "any":
         return python.startswith("py3") and abi == "none"
     if _MACHINE[architecture] not in platform or "linux" not in platform:
         return False
-    return python == cp or (abi == "abi3" and python <= cp)
+    return python == cp or (abi == "abi3" and _minor(python) <= _minor(cp))
 
 
-def pip_wheel(project: str, architecture: str, cache_dir: Path | None = None) -> Path:
+def _minor(tag: str) -> int:
+    """ "cp312" -> 12 (string order would put cp39 after cp314)."""
+    digits = tag.removeprefix("cp3")
+    return int(digits) if digits.isdigit() else -1
+
+
+def pip_wheel(
+    project: str, architecture: str, cache_dir: Path | None = None, runtime: str = RUNTIME
+) -> Path:
     """A wheel of ``project`` (the host's installed version) for the target, via pip download.
 
     Cached per platform: a wheel already in the cache is used without the network.
@@ -136,31 +154,34 @@ def pip_wheel(project: str, architecture: str, cache_dir: Path | None = None) ->
     except metadata.PackageNotFoundError:
         raise BundleFailed(f"{project} is not installed; cannot pick its version") from None
     cache_dir = cache_dir or default_cache()
-    target = cache_dir / f"cp{PYTHON_VERSION.replace('.', '')}-{PLATFORMS[architecture]}"
-    cached = _find_wheel(target, project, version, architecture)
+    python = python_version(runtime)
+    target = cache_dir / f"cp{python.replace('.', '')}-{PLATFORMS[architecture]}"
+    cached = _find_wheel(target, project, version, architecture, runtime)
     if cached:
         return cached
     command = [
         sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
         "--only-binary=:all:", "--platform", PLATFORMS[architecture],
-        "--python-version", PYTHON_VERSION, "--implementation", "cp",
+        "--python-version", python, "--implementation", "cp",
         "--dest", str(target), f"{project}=={version}",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True)
-    found = _find_wheel(target, project, version, architecture)
+    found = _find_wheel(target, project, version, architecture, runtime)
     if done.returncode or not found:
         last = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
         raise BundleFailed(
-            f"could not download {project}=={version} for {RUNTIME} {architecture}: {last}",
+            f"could not download {project}=={version} for {runtime} {architecture}: {last}",
             hint="check network access to PyPI, or pre-fill the wheel cache " + str(cache_dir),
         )
     return found
 
 
-def _find_wheel(folder: Path, project: str, version: str, architecture: str) -> Path | None:
+def _find_wheel(
+    folder: Path, project: str, version: str, architecture: str, runtime: str
+) -> Path | None:
     prefix = f"{project.replace('-', '_')}-{version}-"
     for wheel in sorted(folder.glob("*.whl")):
-        if wheel.name.startswith(prefix) and _wheel_fits(wheel, architecture):
+        if wheel.name.startswith(prefix) and _wheel_fits(wheel, architecture, runtime):
             return wheel
     return None
 
@@ -198,16 +219,18 @@ def build(
     wheel_source: WheelSource = pip_wheel,
     cache_dir: Path | None = None,
     root: Path = _LAMBDAS,
+    runtime: str = RUNTIME,
 ) -> Bundle:
     """Write ``<function>.zip`` for each function into ``out_dir``; return names, sizes, hashes."""
     if architecture not in PLATFORMS:
         raise BundleFailed(f"architecture must be one of {', '.join(ARCHITECTURES)}")
+    python_version(runtime)
     cache = cache_dir or default_cache()
-    wheels = [wheel_source(project, architecture, cache) for project in VENDORED]
+    wheels = [wheel_source(project, architecture, cache, runtime) for project in VENDORED]
     for wheel in wheels:
-        if not _wheel_fits(wheel, architecture):
+        if not _wheel_fits(wheel, architecture, runtime):
             raise BundleFailed(
-                f"{wheel.name} does not run on {RUNTIME} {architecture}",
+                f"{wheel.name} does not run on {runtime} {architecture}",
                 hint="the wheel source returned a wheel for another platform",
             )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -218,4 +241,4 @@ def build(
         path.write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         artifacts.append(Artifact(function, str(path), len(data), digest))
-    return Bundle(RUNTIME, architecture, tuple(artifacts))
+    return Bundle(runtime, architecture, tuple(artifacts))

@@ -1,7 +1,8 @@
 """The operations on an AWS stage: queue stats, table count, results and redrive.
 
 Resources are found by logical id in the stage's stack. Redrive uses SQS message move tasks;
-an endpoint that does not implement them (moto, some emulators) gets receive/send/delete.
+an endpoint that says it has no such action (moto, some emulators) gets receive/send/delete,
+bounded like a move task to the messages in the DLQ when it started.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cached_property, partial
@@ -17,20 +18,23 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.adapters import DynamoVoteTable, SqsQueue
-from lambdas.ports import QueueUnavailable
-from votectl.aws.session import Aws, aws_errors, error_code
+from lambdas.adapters import DynamoVoteTable
+from votectl.aws.fallback import BoundedMove, release
+from votectl.aws.logs import CloudWatchLogs
+from votectl.aws.session import Aws, aws_errors, no_such_action
 from votectl.aws.stack import FUNCTIONS, QUEUES, DeployedStack, read_stack
 from votectl.config import Stage
 from votectl.errors import AwsError, UsageError
-from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
-from votectl.ops import Progress
+from votectl.logevents import LogEvent, LogQuery
+from votectl.model import Pulse, QueueMove, QueueStat, RedriveResult, Results, TableCount
+from votectl.operations import Progress
+from votectl.peek import PeekedMessage, peeked
 
 __all__ = ["AwsOperations", "FunctionInfo", "StackReport"]
 
 MAX_MOVE_RATE = 500
 SCAN_SEGMENTS = 8
-_NOT_IMPLEMENTED = {"NotImplemented", "InvalidAction", "UnknownOperationException", "501"}
+_PEEK_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp"]
 _FINISHED = {"COMPLETED", "CANCELLED", "FAILED"}
 
 
@@ -196,6 +200,77 @@ class AwsOperations:
         with aws_errors(f"reading results for {title_id}", self.stage):
             return Results.from_counts(title_id, table.counts(title_id))
 
+    # --- peek -------------------------------------------------------------------------
+
+    def peek(self, queues: Sequence[str], count: int) -> list[PeekedMessage]:
+        """Receive up to ``count`` messages of each queue, then make them visible again at once
+        (ChangeMessageVisibility 0). SQS counts the receive: on a source queue that is one
+        step nearer its DLQ; on a DLQ (no redrive policy) it changes nothing else."""
+        found: list[PeekedMessage] = []
+        for name in queues:
+            url = self._queue_url(name)
+            held: dict[str, dict[str, Any]] = {}
+            with aws_errors(f"peeking at {name}", self.stage):
+                try:
+                    while len(held) < count:
+                        reply = self.sqs.receive_message(
+                            QueueUrl=url,
+                            MaxNumberOfMessages=min(10, count - len(held)),
+                            VisibilityTimeout=30,
+                            WaitTimeSeconds=0,
+                            MessageSystemAttributeNames=[
+                                "ApproximateReceiveCount",
+                                "SentTimestamp",
+                            ],
+                        )
+                        fresh = [m for m in reply.get("Messages", []) if m["MessageId"] not in held]
+                        if not fresh:
+                            break
+                        held.update((m["MessageId"], m) for m in fresh)
+                finally:
+                    release(self.sqs, url, [m["ReceiptHandle"] for m in held.values()])
+            now = int(time.time() * 1000)
+            found += [_peeked(name, m, now) for m in held.values()]
+        return found
+
+    # --- pulse (for `votectl watch`) -------------------------------------------------
+
+    def pulse(self) -> Pulse:
+        """SQS's CloudWatch metrics: the oldest message's age and messages sent a second, each
+        queue's latest one-minute datapoint of the last five minutes (None where there is none)."""
+        names = {name: self._queue_url(name).rsplit("/", 1)[-1] for name in QUEUES}
+        queries = []
+        for n, physical in enumerate(names.values()):
+            for metric, stat, key in (
+                ("ApproximateAgeOfOldestMessage", "Maximum", "age"),
+                ("NumberOfMessagesSent", "Sum", "sent"),
+            ):
+                queries.append(_metric_query(f"{key}{n}", metric, stat, physical))
+        end = time.time()
+        with aws_errors("reading the queues' CloudWatch metrics", self.stage):
+            reply = self.aws.client("cloudwatch").get_metric_data(
+                MetricDataQueries=queries, StartTime=end - 300, EndTime=end
+            )
+        latest = {
+            r["Id"]: (r["Values"][0] if r.get("Values") else None)
+            for r in reply["MetricDataResults"]
+        }
+        ages: dict[str, float | None] = {}
+        rates: dict[str, float | None] = {}
+        for n, name in enumerate(names):
+            ages[name] = latest.get(f"age{n}")
+            sent = latest.get(f"sent{n}")
+            rates[name] = None if sent is None else sent / 60
+        return Pulse(accepted=None, oldest_age_s=ages, in_rate=rates)
+
+    # --- logs -------------------------------------------------------------------------
+
+    def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
+        groups = {f: f"/aws/lambda/{self.stack.physical(FUNCTIONS[f])}" for f in query.functions}
+        reader = CloudWatchLogs(self.aws.client("logs"), groups, self._sleep, self._poll_seconds)
+        with aws_errors("reading the functions' logs", self.stage):
+            yield from reader.read(query, follow)
+
     # --- redrive ----------------------------------------------------------------------
 
     def redrive(
@@ -204,10 +279,13 @@ class AwsOperations:
         max_per_second: int | None = None,
         cancel: bool = False,
         on_progress: Progress | None = None,
+        dry_run: bool = False,
     ) -> RedriveResult:
         if max_per_second is not None and not 1 <= max_per_second <= MAX_MOVE_RATE:
             raise UsageError(f"--max-per-second must be 1-{MAX_MOVE_RATE}, got {max_per_second}")
         sources = _sources(queue)
+        if dry_run:
+            return _dry_run((s, self._depth(self._queue_url(f"{s}-dlq"))) for s in sources)
         try:
             moves = [
                 self._cancel(source)
@@ -231,7 +309,7 @@ class AwsOperations:
                 try:
                     return call()
                 except ClientError as exc:
-                    if _unsupported(exc, self.stage):
+                    if no_such_action(exc):
                         raise MoveTasksUnsupported from None
                     raise
         except NotImplementedError:  # moto in-process
@@ -294,38 +372,13 @@ class AwsOperations:
     def _receive_send_delete(
         self, source: str, rate: int | None, on_progress: Progress | None
     ) -> QueueMove:
-        """Move messages a batch at a time: sent to the source before deleted from the DLQ."""
         dlq = f"{source}-dlq"
         dlq_url = self._queue_url(dlq)
-        target = SqsQueue(self._queue_url(source), client=self.sqs, sleep=self._sleep)
-        total = self._depth(dlq_url)
-        moved = 0
-        started = time.monotonic()
+        move = BoundedMove(self.sqs, self._sleep, f"{dlq} -> {source}", on_progress)
+        budget = self._depth(dlq_url)
         with aws_errors(f"moving {dlq} -> {source}", self.stage):
-            while True:
-                messages = self.sqs.receive_message(
-                    QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-                ).get("Messages", [])
-                if not messages:
-                    return QueueMove(dlq, source, moved, "COMPLETED")
-                try:
-                    target.send([m["Body"].encode() for m in messages])
-                except QueueUnavailable as exc:
-                    raise AwsError(f"could not send to {source}: {exc}") from None
-                self.sqs.delete_message_batch(
-                    QueueUrl=dlq_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                        for i, m in enumerate(messages)
-                    ],
-                )
-                moved += len(messages)
-                if on_progress:
-                    on_progress(f"{dlq} -> {source}", moved, max(total, moved))
-                if rate:  # keep the average at or under the cap
-                    ahead = moved / rate - (time.monotonic() - started)
-                    if ahead > 0:
-                        self._sleep(ahead)
+            moved, came_back = move.run(dlq_url, self._queue_url(source), budget, rate)
+        return QueueMove(dlq, source, moved, "COMPLETED", came_back=came_back)
 
     def _depth(self, url: str) -> int:
         with aws_errors("reading a queue's depth", self.stage):
@@ -346,10 +399,33 @@ def _sources(queue: str | None) -> list[str]:
     return [name]
 
 
-def _unsupported(exc: ClientError, stage: Stage) -> bool:
-    """Does this error mean 'no such API here' rather than a real failure?"""
-    if error_code(exc) in _NOT_IMPLEMENTED:
-        return True
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    # An emulator answers an unknown action with a 500; on AWS a 500 is a real failure.
-    return bool(stage.endpoint_url) and status in (500, 501)
+def _peeked(queue: str, message: dict[str, Any], now_ms: int) -> PeekedMessage:
+    attributes = message.get("Attributes", {})
+    return peeked(
+        queue,
+        message["MessageId"],
+        message["Body"],
+        int(attributes.get("SentTimestamp", now_ms)),
+        int(attributes.get("ApproximateReceiveCount", 0)),
+        now_ms,
+    )
+
+
+def _metric_query(query_id: str, metric: str, stat: str, queue_name: str) -> dict[str, Any]:
+    return {
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/SQS",
+                "MetricName": metric,
+                "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+            },
+            "Period": 60,
+            "Stat": stat,
+        },
+    }
+
+
+def _dry_run(depths: Iterable[tuple[str, int]]) -> RedriveResult:
+    moves = [QueueMove(f"{s}-dlq", s, 0, "DRY_RUN", would_move=n) for s, n in depths]
+    return RedriveResult(0, "dry-run", moves)

@@ -31,7 +31,7 @@ from votectl.errors import (
     StackNotFound,
 )
 
-__all__ = ["Aws", "aws_errors", "error_code"]
+__all__ = ["Aws", "aws_errors", "error_code", "no_such_action"]
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
 _BAD_CREDENTIALS = {
@@ -94,6 +94,11 @@ class Aws:
             return str(self.client("sts").get_caller_identity()["Account"])
 
 
+# What an endpoint answers for an action it does not have: AWS's common error InvalidAction
+# (query protocol) or UnknownOperationException (JSON protocol); LocalStack's NotImplemented.
+_NO_SUCH_ACTION = {"InvalidAction", "UnknownOperationException", "NotImplemented"}
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -101,6 +106,22 @@ def error_code(exc: ClientError) -> str:
 def _message(exc: ClientError) -> str:
     message = str(exc.response.get("Error", {}).get("Message", "")).strip()
     return message.splitlines()[0] if message else str(exc)
+
+
+def no_such_action(exc: ClientError) -> bool:
+    """Does the endpoint say it has no such action (rather than that the action failed)?
+
+    AWS and LocalStack answer with an error code. A moto server answers a 500 (an HTML page
+    from its web framework) or, for streaming APIs such as StartLiveTail, a 404 "Not yet
+    implemented": no AWS error document, so botocore finds no code and no request id. AWS
+    always sends both, so a 500 from AWS is a failure, never a reason to fall back.
+    """
+    if error_code(exc) in _NO_SUCH_ACTION:
+        return True
+    meta = exc.response.get("ResponseMetadata", {})
+    status = meta.get("HTTPStatusCode")
+    unparsed = error_code(exc) == str(status)
+    return status in (404, 500, 501) and unparsed and not meta.get("RequestId")
 
 
 @contextmanager

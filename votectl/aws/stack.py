@@ -39,12 +39,16 @@ OUTPUTS = {
     "VotesDlqUrl": "VotesDlq",
     "ReadyDlqUrl": "ReadyDlq",
     "TableName": "VotesTable",
+    "AlarmTopicArn": "AlarmTopic",
 }
 FUNCTIONS = {
     "receiver": "ReceiverFunction",
     "processor": "ProcessorFunction",
     "writer": "WriterFunction",
 }
+# python3.11 bundles (for tests on a 3.11 host) but deploys no more: Lambda blocks creating
+# python3.11 functions since 2026-07-31 (cfn-lint's runtime lifecycle data, W1030).
+DEPLOYABLE_RUNTIMES = ("python3.12", "python3.13", "python3.14")
 _STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
 
 
@@ -64,6 +68,11 @@ def check_stage(stage: Stage) -> None:
             f"stage name {stage.name!r} cannot name a stack",
             hint="use 1-40 letters, digits and hyphens, starting with a letter",
         )
+    if stage.runtime not in DEPLOYABLE_RUNTIMES:
+        raise ConfigError(
+            f"stage {stage.name!r}: Lambda no longer creates {stage.runtime} functions",
+            hint=f"set runtime to one of {', '.join(DEPLOYABLE_RUNTIMES)} (see README, 'Stages')",
+        )
     consumer = max(stage.processor_timeout, stage.writer_timeout)
     if stage.visibility_timeout < 6 * consumer:
         raise ConfigError(
@@ -73,6 +82,14 @@ def check_stage(stage: Stage) -> None:
         )
     _check_auth(stage)
     for name in ("processor", "writer"):
+        reserved = getattr(stage, f"{name}_reserved_concurrency")
+        maximum = getattr(stage, f"{name}_max_concurrency")
+        if 0 < reserved < maximum:
+            raise ConfigError(
+                f"stage {stage.name!r}: {name}_reserved_concurrency {reserved} is below"
+                f" {name}_max_concurrency {maximum}; the event source would be throttled",
+                hint=f"reserve at least {maximum}, or 0 for none",
+            )
         size, window = getattr(stage, f"{name}_batch_size"), getattr(stage, f"{name}_batch_window")
         if size > 10 and window < 1:
             raise ConfigError(
@@ -88,7 +105,7 @@ def _check_auth(stage: Stage) -> None:
         raise ConfigError(f"stage {stage.name!r}: a cors_origins entry contains a comma")
     if stage.auth != "jwt":
         return
-    if getattr(stage, "front_door", "http-api") != "http-api":  # a Function URL has no authorizer
+    if stage.front_door != "http-api":  # a Function URL has no JWT authorizer
         raise ConfigError(
             f"stage {stage.name!r}: auth jwt needs front_door http-api (its JWT authorizer)",
             hint="a Lambda Function URL cannot verify JWTs; use the HTTP API front door",
@@ -110,7 +127,13 @@ def stack_parameters(stage: Stage, bundle: Bundle, bucket: str) -> dict[str, str
         "ProcessorKey": keys["processor"],
         "WriterKey": keys["writer"],
         "Architecture": stage.architecture,
-        "MemorySize": stage.memory,
+        "Runtime": stage.runtime,
+        "ReceiverMemory": stage.receiver_memory,
+        "ProcessorMemory": stage.processor_memory,
+        "WriterMemory": stage.writer_memory,
+        "ReceiverReservedConcurrency": stage.receiver_reserved_concurrency,
+        "ProcessorReservedConcurrency": stage.processor_reserved_concurrency,
+        "WriterReservedConcurrency": stage.writer_reserved_concurrency,
         "ReceiverTimeout": stage.receiver_timeout,
         "ProcessorTimeout": stage.processor_timeout,
         "WriterTimeout": stage.writer_timeout,
@@ -122,10 +145,17 @@ def stack_parameters(stage: Stage, bundle: Bundle, bucket: str) -> dict[str, str
         "WriterMaxConcurrency": stage.writer_max_concurrency,
         "VisibilityTimeout": stage.visibility_timeout,
         "MaxReceiveCount": stage.max_receive_count,
+        "MessageRetentionSeconds": stage.message_retention_days * 86_400,
         "ThrottleRate": stage.throttle_rate,
         "ThrottleBurst": stage.throttle_burst,
         "LogRetentionDays": stage.log_retention_days,
         "TableShards": stage.table_shards,
+        "TableWarmWriteUnits": stage.table_warm_write_units,
+        "TableWarmReadUnits": stage.table_warm_read_units,
+        "TableMaxWriteUnits": stage.table_max_write_units,
+        "TableDeletionProtection": "true" if stage.table_deletion_protection else "false",
+        "AlarmEmail": stage.alarm_email or "",
+        "FrontDoor": stage.front_door,
         "Auth": stage.auth,
         "JwtIssuer": stage.jwt_issuer or "",
         "JwtAudience": stage.jwt_audience or "",

@@ -1,30 +1,39 @@
-"""The root command and the error boundary: known errors become one line plus a hint."""
+"""The root command and the error boundary: known errors become one line plus a hint.
+
+Usage errors are click's (typer 0.29 vendors click as ``typer._click``): its own message, exit 2.
+``votectl`` alone, or a command group alone (``votectl queue``), prints the help on stdout and
+exits 0, as ``votectl --help`` does (docker, kubectl and gh do the same; click 8.2 would exit 2).
+"""
 
 from __future__ import annotations
 
 import sys
 from importlib import import_module
+from typing import Any
 
-import click
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
+from typer._click.exceptions import UsageError as ClickUsageError
 
 from votectl import __version__
+from votectl.cli.help import Group
 from votectl.errors import VotectlError
-from votectl.output import fail_line
+from votectl.output import disable_color, fail_line
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="votectl",
+    cls=Group,
     help="Run, load-test, deploy and operate the vote-ingestion pipeline.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
 
 # Each module registers its commands on ``app``; the order is the order of --help.
-_COMMAND_MODULES = ("local", "token", "ops", "loadtest", "aws")
+_COMMAND_MODULES = ("local", "token", "status", "ops", "observe", "loadtest", "aws", "plan")
 
 
 def _version(value: bool) -> None:
@@ -33,10 +42,24 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _no_color(value: bool) -> None:
+    if value:
+        disable_color()
+
+
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
+    no_color: bool = typer.Option(
+        False,
+        "--no-color",
+        callback=_no_color,
+        is_eager=True,
+        help="No colours (also: the NO_COLOR environment variable).",
+    ),
 ) -> None:
     """Run, load-test, deploy and operate the vote-ingestion pipeline."""
 
@@ -54,14 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         rv = app(args=args, prog_name="votectl", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         fail_line("interrupted", None)
         return _exit(130)
-    except KeyboardInterrupt:
-        fail_line("interrupted", None)
-        return _exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except NoArgsIsHelpError:  # typer's rich help has already printed the help on stdout
+        return _exit(0)
+    except ClickUsageError as exc:
+        fail_line(exc.format_message(), _usage_hint(exc.ctx))
+        return _exit(exc.exit_code)
+    except typer.TyperException as exc:  # click's other errors (FileError, ...)
+        fail_line(exc.format_message(), None)
         return _exit(exc.exit_code)
     except VotectlError as exc:
         if debug:
@@ -76,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return _exit(1)
     return _exit(rv if isinstance(rv, int) else 0)
+
+
+def _usage_hint(ctx: Any) -> str:
+    if ctx is None:
+        return "see `votectl --help`"
+    usage = ctx.get_usage().strip().removeprefix("Usage: ")
+    return f"usage: {usage}; see `{ctx.command_path} --help`"
 
 
 def _exit(code: int) -> int:

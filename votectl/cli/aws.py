@@ -1,4 +1,4 @@
-"""`votectl bundle`, `deploy`, `destroy`, `status`: the AWS target's own commands."""
+"""`votectl bundle`, `deploy`, `destroy`: the AWS target's own commands."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Group
+from rich.text import Text
 
 from votectl.cli.options import JsonOut, StageName, with_stage
-from votectl.cli.render import queue_table
-from votectl.config import Stage, load_stage
-from votectl.errors import UsageError
-from votectl.output import Progress, emit, err, table
+from votectl.config import Stage, in_config, load_stage
+from votectl.errors import StackNotFound, UsageError
+from votectl.output import Progress, emit, err, table, warn
+from votectl.plan import cost_line
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -36,7 +36,7 @@ def _can_ask(yes: bool) -> None:
 
 
 def _ask(question: str, yes: bool) -> bool:
-    return yes or click.confirm(question, default=False, err=True)
+    return yes or typer.confirm(question, default=False, err=True)
 
 
 def bundle(
@@ -50,12 +50,13 @@ def bundle(
     """Build one reproducible zip per function (receiver, processor, writer)."""
     from votectl.aws.bundle import ARCHITECTURES, build
 
-    architecture = arch or load_stage(stage).architecture
+    settings = load_stage(stage)
+    architecture = arch or settings.architecture
     if architecture not in ARCHITECTURES:
         raise UsageError(
             f"--arch must be one of {', '.join(ARCHITECTURES)}", hint="arm64 is the default"
         )
-    result = build(out, architecture)
+    result = build(out, architecture, runtime=settings.runtime)
     rows = [[Path(a.path).name, f"{a.size:,}", a.sha256] for a in result.artifacts]
     title = f"bundle ({result.runtime}, {result.architecture})"
     emit(result.to_json(), table(title, ["zip", "bytes", "sha256"], rows), as_json)
@@ -81,13 +82,18 @@ def deploy(
     from votectl.aws.deploy import deploy as run_deploy
     from votectl.aws.session import Aws
 
+    if not in_config(stage.name):  # a typo must be visible before anything is created
+        warn(
+            f"stage {stage.name!r} is not in votectl.toml: {stage.stack_name} is deployed"
+            " from the defaults and your flags"
+        )
     _can_ask(yes or dry_run)
     progress = Progress("deploy")
     done: list[str] = []
     total = [0]
 
     def confirm(changes: Sequence[Change]) -> bool:
-        err.print(_changes_table(changes))
+        err.print(Group(_changes_table(changes), cost_line(stage)), soft_wrap=True)
         total[0] = len(changes)
         return _ask(f"Apply {len(changes)} change(s) to {stage.stack_name}?", yes)
 
@@ -107,13 +113,16 @@ def deploy(
         "no-op": f"{result.stack}: no changes; nothing deployed",
         "declined": f"{result.stack}: not applied; the change set was deleted",
         "dry-run": Group(
-            _changes_table(result.changes), f"dry run: change set for {result.stack} deleted"
+            _changes_table(result.changes),
+            cost_line(stage),
+            f"dry run: change set for {result.stack} deleted",
         ),
-        "deployed": _outputs_table(result.stack, result.outputs),
+        "deployed": f"{result.stack}: deployed",
     }[result.outcome]
-    if result.outcome == "no-op" and result.outputs:
-        human = Group(human, _outputs_table(result.stack, result.outputs))
-    emit(result.to_json(), human, as_json)
+    shows_outputs = result.outcome in ("deployed", "no-op") and bool(result.outputs)
+    if shows_outputs:
+        human = Group(human, _outputs_lines(result.outputs))
+    emit(result.to_json(), human, as_json, soft_wrap=shows_outputs)
 
 
 @with_stage(local=False)
@@ -123,51 +132,72 @@ def destroy(
     purge: Annotated[
         bool, typer.Option("--purge", help="Also empty and delete the artifacts bucket.")
     ] = False,
+    delete_data: Annotated[
+        bool,
+        typer.Option(
+            "--delete-data",
+            help="Also delete the votes table, which destroy otherwise keeps. Asks twice;"
+            " with --yes it asks nothing.",
+        ),
+    ] = False,
     as_json: JsonOut = False,
 ) -> None:
-    """Delete the stage's stack, queues and table included; --purge also the artifacts bucket."""
+    """Delete the stage's stack and queues. The votes table is kept (--delete-data deletes it);
+    --purge also deletes the artifacts bucket."""
     from votectl.aws.deploy import Hooks
     from votectl.aws.deploy import destroy as run_destroy
     from votectl.aws.session import Aws
 
     _can_ask(yes)
-    what = f"Delete stack {stage.stack_name}, its queues and its votes table"
+    name = stage.stack_name
+    what = f"Delete stack {name} and its queues"
+    what += " AND ITS VOTES TABLE, every vote in it," if delete_data else " (the votes table stays)"
     if not _ask(what + (" and the artifacts bucket?" if purge else "?"), yes):
-        raise typer.Exit(1)
+        emit(_untouched(name, "declined"), f"{name}: not destroyed", as_json)
+        return
+    if delete_data and not yes:
+        typed = typer.prompt(
+            f"The votes are gone for good. Type the stage name ({stage.name}) to confirm",
+            default="",
+            show_default=False,
+            err=True,
+        )
+        if typed != stage.name:
+            said = f"{typed!r} is not {stage.name!r}: nothing deleted"
+            emit(_untouched(name, "declined"), said, as_json)
+            return
     hooks = Hooks(on_step=lambda step: err.print(f"[dim]{step}[/]"))
-    result = run_destroy(Aws(stage), hooks, purge=purge)
-    lines = [f"{result.stack}: " + ("deleted" if result.deleted else "was not deployed")]
+    try:
+        result = run_destroy(Aws(stage), hooks, purge=purge, delete_data=delete_data)
+    except StackNotFound:  # only without --purge: there is nothing else to do
+        gone = f"{name}: already gone (no such stack); nothing destroyed"
+        emit(_untouched(name, "already-gone"), gone, as_json)
+        return
+    outcome = "deleted" if result.deleted else "already-gone"
+    lines = [f"{name}: " + ("deleted" if result.deleted else "already gone (no such stack)")]
+    if result.table_kept:
+        lines.append(f"kept votes table {result.table} (delete it with --delete-data)")
+    elif result.table:
+        lines.append(f"deleted votes table {result.table}")
     lines.append(
         f"kept artifacts bucket {result.bucket} (delete it with --purge)"
         if result.bucket_kept
         else f"deleted artifacts bucket {result.bucket}"
     )
-    emit(result.to_json(), "\n".join(lines), as_json)
+    emit({**result.to_json(), "outcome": outcome}, "\n".join(lines), as_json)
 
 
-@with_stage(local=False)
-def status(stage: Stage, as_json: JsonOut = False) -> None:
-    """Stack status, endpoint, functions and code hashes, queue depths, table."""
-    from votectl.aws.ops import AwsOperations
-
-    report = AwsOperations(stage).status()
-    head = table(
-        f"{report.stack} ({report.region})",
-        ["", ""],
-        [["status", report.status], ["endpoint", report.endpoint_url or "(not reported)"]],
-    )
-    functions = table(
-        "functions",
-        ["function", "runtime", "arch", "code sha256"],
-        [[f.function_name, f.runtime, f.architecture, f.code_sha256] for f in report.functions],
-    )
-    count = report.table
-    votes = table(
-        "table",
-        ["table", "votes (approximate)"],
-        [[count.table, f"{count.count:,}  (DescribeTable; refreshes about every 6 hours)"]],
-    )
-    emit(report.to_json(), Group(head, functions, queue_table(report.queues), votes), as_json)
+def _untouched(stack: str, outcome: str) -> dict[str, Any]:
+    """destroy's JSON when it deleted nothing: the same keys as a deletion's."""
+    return {
+        "stack": stack,
+        "deleted": False,
+        "bucket": None,
+        "bucket_kept": True,
+        "table": None,
+        "table_kept": True,
+        "outcome": outcome,
+    }
 
 
 def _changes_table(changes: Sequence[Change]) -> Table:
@@ -175,11 +205,16 @@ def _changes_table(changes: Sequence[Change]) -> Table:
     return table("change set", ["action", "resource", "type", "replacement"], rows)
 
 
-def _outputs_table(stack: str, outputs: dict[str, str | None]) -> Table:
-    rows = [[k, v or "(not reported by this endpoint)"] for k, v in outputs.items()]
-    return table(f"{stack} outputs", ["output", "value"], rows)
+def _outputs_lines(outputs: dict[str, str | None]) -> Text:
+    """One "name  value" line per output, printed unwrapped: a URL a user copies is never cut."""
+    width = max(map(len, outputs))
+    return Text(
+        "\n".join(
+            f"  {k:<{width}}  {v or '(not reported by this endpoint)'}" for k, v in outputs.items()
+        )
+    )
 
 
 def register(app: typer.Typer) -> None:
-    for command in (bundle, deploy, destroy, status):
+    for command in (bundle, deploy, destroy):
         app.command()(command)

@@ -10,7 +10,6 @@ from rich.markup import escape
 
 from votectl.cli.options import JsonOut, with_stage
 from votectl.config import Stage
-from votectl.errors import PipelineFailed
 from votectl.loadtest import SHAPES, USER_CLASSES, LoadSettings, LoadtestResult, run
 from votectl.output import emit, err, table
 
@@ -24,7 +23,12 @@ Duration = Annotated[str, typer.Option("--duration", "-t", help="Run time: 30s, 
 Shape = Annotated[str, typer.Option(help=f"Load shape: {', '.join(SHAPES)}.")]
 UserClass = Annotated[
     list[str] | None,
-    typer.Option("--user-class", "-c", help=f"Repeatable: {_CLASSES} \\[default: SingleVoter]."),
+    typer.Option(
+        "--user-class",
+        "-c",
+        metavar="CLASS",
+        help=f"Repeatable: {_CLASSES} \\[default: SingleVoter].",
+    ),
 ]
 BatchSize = Annotated[int | None, typer.Option(help="Votes per BatchVoter request (1-500).")]
 ReportDir = Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")]
@@ -35,6 +39,15 @@ TokenFile = Annotated[
 JwtSecretFile = Annotated[
     Path | None,
     typer.Option(help="Users mint HS256 tokens with this secret (the stage's issuer/audience)."),
+]
+MaxFailureRatio = Annotated[
+    float,
+    typer.Option(
+        "--max-failure-ratio",
+        min=0.0,
+        max=1.0,
+        help="Exit 1 if more than this fraction of requests failed.",
+    ),
 ]
 Verify = Annotated[
     bool, typer.Option("--verify/--no-verify", help="Drain, then compare the table's growth.")
@@ -55,11 +68,13 @@ def loadtest(
     verify: Verify = True,
     token_file: TokenFile = None,
     jwt_secret_file: JwtSecretFile = None,
+    max_failure_ratio: MaxFailureRatio = 0.0,
     as_json: JsonOut = False,
 ) -> None:
     """Drive Locust at a stage's endpoint, then check that every distinct vote accepted was stored.
 
-    For --stage local it uses the running `votectl up`, or starts one for the run.
+    For --stage local it uses the running `votectl up`, or starts one for the run. Exit 1 if
+    votes were lost or more requests failed than --max-failure-ratio allows (default: none).
     """
     settings = LoadSettings(
         users=users,
@@ -75,17 +90,16 @@ def loadtest(
         jwt_secret_file=jwt_secret_file,
         jwt_issuer=stage.jwt_issuer,
         jwt_audience=stage.jwt_audience,
+        max_failure_ratio=max_failure_ratio,
     )
     result = run(stage, settings, _progress)
     emit(result.to_json(), _summary_table(result), as_json)
     if result.errors and not as_json:
         rows = [[e.name, e.error, e.occurrences] for e in result.errors]
         emit({}, table("errors by kind", ["request", "error", "count"], rows), False)
-    if result.lost:
-        raise PipelineFailed(
-            f"{result.lost} of {result.distinct_votes} distinct accepted votes were not stored",
-            hint="inspect the DLQs with `votectl queue stats`",
-        )
+    failure = result.failure(max_failure_ratio)
+    if failure is not None:
+        raise failure
 
 
 def _progress(line: str) -> None:
@@ -110,7 +124,7 @@ def _summary_table(r: LoadtestResult) -> object:
             ["in DLQs", f"{v.dlq_messages:,}"],
             ["lost", f"{r.lost:,}"],
         ]
-    rows.append(["reports", f"{r.report_dir} ({r.html})"])
+    rows.append(["reports", f"{r.report_dir} ({r.html}, {r.pipeline_html})"])
     return table(f"votectl loadtest ({r.duration_s:.1f}s)", ["", "value"], rows)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from votectl.cli.options import DataDir, JsonOut
 from votectl.cli.render import results_table
@@ -44,8 +45,9 @@ def up(
     chaos: Annotated[
         list[str] | None,
         typer.Option(
-            help="STAGE=FRACTION: fail that fraction of a stage's batches "
-            "(receiver, processor, writer)."
+            metavar="STAGE=FRACTION",
+            help="Fail that fraction of a stage's batches (receiver, processor, writer); "
+            "repeatable.",
         ),
     ] = None,
     workers: Annotated[
@@ -105,6 +107,7 @@ def up(
             settings,
             status=None if quiet else lambda s: line.update(_status_text(s)),
             on_ready=ready,
+            notice=lambda line: err.print(f"votectl up: {escape(line)}", soft_wrap=True),
         )
     err.print("votectl up: stopped")
 
@@ -123,42 +126,32 @@ def demo(
     as_json: JsonOut = False,
 ) -> None:
     """Start the pipeline in a temp dir, drive votes at it, drain, verify nothing was lost."""
-    from votectl.local.demo import run_demo
+    from votectl.demo import run_demo
 
     result = run_demo(seconds, progress=lambda text: err.print(f"[dim]demo:[/] {text}"))
-    load = result.load
-    payload = {
-        "requests": load.requests.requests,
-        "accepted": result.accepted,
-        "errors": load.requests.failures,
-        "stored": result.stored,
-        "lost": result.lost,
-        "load_seconds": round(load.duration_s, 3),
-        "drain_seconds": round(result.drain_seconds, 3),
-        "votes_per_second": round(result.votes_per_second, 1),
-        "p99_ms": load.requests.p99_ms,
-        "results": None if result.top_title is None else result.top_title.to_json(),
-    }
+    load, requests = result.load, result.load.requests
     summary = table(
         "votectl demo",
         ["", "value"],
         [
-            ["votes accepted (202)", f"{result.accepted:,}"],
+            ["votes accepted (202)", f"{load.votes_accepted:,}"],
+            ["distinct votes accepted", f"{load.distinct_votes:,}"],
             ["votes stored", f"{result.stored:,}"],
-            ["request errors", load.requests.failures],
+            ["request errors", f"{requests.failures:,}"],
             ["load / drain", f"{load.duration_s:.1f}s / {result.drain_seconds:.2f}s"],
-            ["persisted votes/s", f"{result.votes_per_second:,.0f}"],
-            ["latency p50 / p99", f"{load.requests.p50_ms:g} / {load.requests.p99_ms:g} ms"],
+            ["persisted votes/s", f"{result.persisted_votes_per_s:,.0f}"],
+            ["latency p50 / p99", f"{requests.p50_ms:g} / {requests.p99_ms:g} ms"],
+            ["load generator", f"1 Locust process, {result.users} users (the bound; see Speed)"],
         ],
     )
-    emit(payload, summary, as_json)
+    emit(result.to_json(), summary, as_json)
     if not as_json and result.top_title is not None:
         emit({}, results_table(result.top_title), False)
-    if result.lost or not result.accepted:
-        raise PipelineFailed(
-            f"{result.lost} of {result.accepted} accepted votes were not stored",
-            hint="inspect the DLQs with `votectl queue stats`",
-        )
+    failure = load.failure()
+    if failure is not None:
+        raise failure
+    if not load.distinct_votes:
+        raise PipelineFailed("no vote was accepted")
 
 
 def register(app: typer.Typer) -> None:

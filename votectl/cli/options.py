@@ -28,7 +28,7 @@ StageName = Annotated[
         "--stage",
         "-s",
         envvar="VOTECTL_STAGE",
-        help="Stage: local (default) or one in votectl.toml.",
+        help="Stage: local (default), one in votectl.toml, or any name (AWS, from flags).",
     ),
 ]
 DataDir = Annotated[
@@ -86,7 +86,8 @@ def with_stage(local: bool = True, aws: bool = True) -> Callable[[F], F]:
             if not local and stage.is_local:
                 raise UsageError(
                     "stage 'local' is the embedded target; this command needs an AWS stage",
-                    hint="pass --stage NAME for a stage defined in votectl.toml ([stages.NAME])",
+                    hint="pass --stage NAME (a [stages.NAME] of votectl.toml, or any name with"
+                " --region and the other flags)",
                 )
             return command(*args, stage=stage, **kwargs)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from votectl.errors import PipelineFailed
 from votectl.local.layout import Layout
-from votectl.ops import wait_for
+from votectl.operations import wait_for
 
 __all__ = ["running_pipeline", "stop"]
 

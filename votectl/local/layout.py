@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from votectl.errors import NotRunning
 
@@ -38,6 +40,16 @@ class Layout:
         return self.root / "up.json"
 
     @property
+    def status_file(self) -> Path:
+        """Written by a running `votectl up` each second: {"accepted": running total, "at"}."""
+        return self.root / "up-status.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Each `votectl up` child's output: <child>.log, rotated (see local/logfiles.py)."""
+        return self.root / "logs"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / "up.lock"
 
@@ -47,14 +59,35 @@ class Layout:
             raise NotRunning(f"no local pipeline data in {self.root}")
         return self
 
-    def running_url(self) -> str | None:
-        """The endpoint of the `votectl up` serving this data dir, if one is running."""
+    def is_running(self) -> bool:
+        """Whether a `votectl up` holds ``up.lock``: the lock, not a pid, is the truth (a dead
+        supervisor, zombie or not, holds no lock; a pid may be reused). The probe takes a shared
+        lock for an instant, so a `votectl up` starting in that instant is refused; rare."""
+        try:
+            fd = os.open(self.lock_file, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
+
+    def up_info(self) -> dict[str, Any] | None:
+        """What up.json says ({"url", "pid", "processes", ...}), running or not; None if absent."""
         try:
             info = json.loads(self.up_file.read_text())
         except (OSError, ValueError):
             return None
-        try:
-            os.kill(int(info["pid"]), 0)
-        except (OSError, KeyError, ValueError, TypeError):
+        return info if isinstance(info, dict) else None
+
+    def running_url(self) -> str | None:
+        """The endpoint of the `votectl up` serving this data dir, if one is running."""
+        info = self.up_info()
+        if info is None or "url" not in info or not self.is_running():
             return None
         return str(info["url"])

@@ -3,12 +3,20 @@ they work whether or not `votectl up` is running."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator, Sequence
+
 from votectl.errors import UsageError
 from votectl.local.layout import Layout
+from votectl.local.logfiles import read_logs
 from votectl.local.queue import SqliteQueue
+from votectl.local.status import LocalStatus, read_status
 from votectl.local.table import SqliteVoteTable
-from votectl.model import QueueMove, QueueStat, RedriveResult, Results, TableCount
-from votectl.ops import Progress
+from votectl.logevents import LogEvent, LogQuery
+from votectl.model import Pulse, QueueMove, QueueStat, RedriveResult, Results, TableCount
+from votectl.operations import Progress
+from votectl.peek import PeekedMessage, peeked
 
 __all__ = ["LocalOperations"]
 
@@ -48,6 +56,12 @@ class LocalOperations:
         finally:
             table.close()
 
+    def status(self) -> LocalStatus:
+        """Whether `votectl up` runs here, and what it holds; no data yet is not an error."""
+        if not self.layout.table_db.exists():
+            return read_status(self.layout, [], None)
+        return read_status(self.layout, self.queue_stats(), self.table_count())
+
     def results(self, title_id: str) -> Results:
         table = SqliteVoteTable(self.layout.require().table_db)
         try:
@@ -55,12 +69,48 @@ class LocalOperations:
         finally:
             table.close()
 
+    def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
+        return read_logs(self.layout.require().logs_dir, query, follow)
+
+    def peek(self, queues: Sequence[str], count: int) -> list[PeekedMessage]:
+        """Up to ``count`` messages of each queue named, changing nothing (see SqliteQueue.peek)."""
+        found: list[PeekedMessage] = []
+        now = int(time.time() * 1000)
+        for name in queues:
+            q = self._queue(name.removesuffix("-dlq"))
+            try:
+                rows = q.peek(name.endswith("-dlq"), count)
+            finally:
+                q.close()
+            found += [peeked(name, i, body, sent, n, now) for i, body, sent, n in rows]
+        return found
+
+    def pulse(self) -> Pulse:
+        try:
+            accepted: int | None = int(json.loads(self.layout.status_file.read_text())["accepted"])
+        except (OSError, ValueError, KeyError, TypeError):
+            accepted = None  # no `votectl up` running here
+        ages: dict[str, float | None] = {}
+        sent: dict[str, int] = {}
+        for name in QUEUES:
+            q = self._queue(name)
+            try:
+                sent[name] = q.sent_total()
+                for dlq in (False, True):
+                    oldest = q.peek(dlq, 1)
+                    queue = f"{name}-dlq" if dlq else name
+                    ages[queue] = (time.time() * 1000 - oldest[0][2]) / 1000 if oldest else None
+            finally:
+                q.close()
+        return Pulse(accepted=accepted, oldest_age_s=ages, sent=sent)
+
     def redrive(
         self,
         queue: str | None = None,
         max_per_second: int | None = None,
         cancel: bool = False,
         on_progress: Progress | None = None,
+        dry_run: bool = False,
     ) -> RedriveResult:
         """Move DLQ messages back to their source queue, in one transaction per queue.
 
@@ -76,6 +126,12 @@ class LocalOperations:
             raise UsageError(
                 f"unknown queue {queue!r}", hint="queues: votes, ready (or their -dlq)"
             )
+        if dry_run:
+            depth = {q.name: q.visible + q.in_flight + q.delayed for q in self.queue_stats()}
+            moves = [
+                QueueMove(f"{n}-dlq", n, 0, "DRY_RUN", would_move=depth[f"{n}-dlq"]) for n in names
+            ]
+            return RedriveResult(0, "dry-run", moves)
         moves = []
         for name in names:
             q = self._queue(name)

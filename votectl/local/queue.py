@@ -400,6 +400,31 @@ class SqliteQueue:
 
         return [stat(self.name, False), stat(self.dlq_name, True)]
 
+    def sent_total(self) -> int:
+        """Messages ever sent to this queue (inbox ids are never reused): a rate's counter."""
+        row = self._inbox.execute("SELECT seq FROM sqlite_sequence WHERE name = 'inbox'").fetchone()
+        return int(row[0]) if row else 0
+
+    def peek(self, dlq: bool, count: int) -> list[tuple[str, str, int, int]]:
+        """Up to ``count`` messages of the queue (or its DLQ), oldest first, as (message id,
+        body, sent at ms, receive count). Reads only: no receive count or visibility changes."""
+        queue = self.dlq_name if dlq else self.name
+        rows = self._state.execute(
+            "SELECT id, sent_at, receive_count FROM messages WHERE queue = ? ORDER BY id LIMIT ?",
+            (queue, count),
+        ).fetchall()
+        if not dlq and len(rows) < count:  # sent, not yet adopted by a consumer
+            rows += self._inbox.execute(
+                "SELECT id, sent_at, 0 FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+                (self._last_adopted(), count - len(rows)),
+            ).fetchall()
+        bodies = dict(
+            self._inbox.execute(
+                f"SELECT id, body FROM inbox WHERE id IN ({_IDS})", (_json([r[0] for r in rows]),)
+            ).fetchall()
+        )
+        return [(f"{self.name}-{i}", bodies.get(i, ""), sent, n) for i, sent, n in rows]
+
     def redrive(self) -> int:
         """Move every DLQ message back to the source queue, visible now, receive count reset."""
         with Transaction(self._state) as state:

@@ -13,6 +13,7 @@ while it runs; ``up.lock`` keeps a second `votectl up` off the same data dir.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import multiprocessing
@@ -22,11 +23,13 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from votectl.errors import AlreadyRunning, PipelineFailed
+from votectl.errors import AlreadyRunning, PipelineFailed, UsageError
 from votectl.local.auth import AuthSettings
 from votectl.local.layout import Layout
+from votectl.local.logfiles import child_main
 from votectl.local.poller import PollerSpec, run_poller
 from votectl.local.queue import SqliteQueue
 from votectl.local.serve import GatewaySpec, run_gateway
@@ -64,29 +67,43 @@ def _exclusive(layout: Layout) -> Iterator[None]:
 
 
 class _Group:
-    """Child processes of one kind: started, restarted if one dies, stopped together."""
+    """Child processes of one kind: started, restarted if one dies, stopped together.
+    Each child's output goes to <logs>/<label>.log (see local/logfiles.py)."""
 
     def __init__(
-        self, ctx: Any, labels: list[str], target: Callable[..., None], args: list[tuple[Any, ...]]
+        self,
+        ctx: Any,
+        labels: list[str],
+        target: Callable[..., None],
+        args: list[tuple[Any, ...]],
+        logs: Path,
     ):
         self.ctx, self.labels, self.target, self.args = ctx, labels, target, args
+        self.logs = logs
         self.stop_event = ctx.Event()
         self.procs: list[Any] = [None] * len(args)
         self.restarts = 0
 
     def start(self, i: int | None = None) -> None:
         for n in range(len(self.args)) if i is None else [i]:
+            log = str(self.logs / f"{self.labels[n]}.log")
             proc = self.ctx.Process(
-                target=self.target, args=(*self.args[n], self.stop_event), name=self.labels[n]
+                target=child_main,
+                args=(log, self.target, *self.args[n], self.stop_event),
+                name=self.labels[n],
             )
             proc.start()
             self.procs[n] = proc
 
-    def watch(self) -> None:
+    def watch(self) -> list[str]:
+        """Restart the children that died; one line for each (which, exit code or signal)."""
+        said = []
         for n, proc in enumerate(self.procs):
             if not self.stop_event.is_set() and not proc.is_alive():
                 self.restarts += 1
+                said.append(f"{self.labels[n]} (pid {proc.pid}) {_how(proc.exitcode)}; restarted")
                 self.start(n)
+        return said
 
     def pids(self) -> dict[str, int]:
         return {label: proc.pid for label, proc in zip(self.labels, self.procs, strict=True)}
@@ -101,6 +118,28 @@ class _Group:
                 proc.join()
 
 
+def _how(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exited with code {exitcode}"
+
+
+class _Tally:
+    """A running total over per-gateway counters that restart at 0 with their process."""
+
+    def __init__(self) -> None:
+        self.carried = 0
+        self.last: list[int] = []
+
+    def total(self, counters: Any) -> int:
+        now = list(counters)
+        for before, value in zip(self.last, now, strict=False):
+            if value < before:  # that gateway restarted: keep what it had counted
+                self.carried += before
+        self.last = now
+        return self.carried + sum(now)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -109,20 +148,32 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise PipelineFailed(
-            f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="pick another --port (0: any free one)",
+        # a taken port is the moment's trouble (exit 1); a host that is not ours, a usage error
+        error = PipelineFailed if exc.errno in (errno.EADDRINUSE, errno.EACCES) else UsageError
+        raise error(
+            f"cannot listen on {host}:{port}: {exc.strerror}", hint=_bind_hint(exc)
         ) from None
     sock.listen(2048)
     return sock
+
+
+def _bind_hint(exc: OSError) -> str:
+    """The flag to change: the port when it is taken or reserved, else the host."""
+    if exc.errno == errno.EADDRINUSE:
+        return "pick another --port (0: any free one)"
+    if exc.errno == errno.EACCES:
+        return "ports below 1024 need privileges: pick another --port (0: any free one)"
+    return "--host must be an address of this machine (127.0.0.1, ::1, or 0.0.0.0 for all)"
 
 
 def run_up(
     settings: UpSettings,
     status: Callable[[dict[str, Any]], None] | None = None,
     on_ready: Callable[[str], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> None:
-    """Run the pipeline until SIGINT/SIGTERM. ``status`` gets a snapshot about once a second."""
+    """Run the pipeline until SIGINT/SIGTERM. ``status`` gets a snapshot about once a second;
+    ``notice`` a line when a child dies and is restarted."""
     layout = Layout.of(settings.data_dir)
     with _exclusive(layout):
         for path, name in ((layout.votes_db, "votes"), (layout.ready_db, "ready")):
@@ -158,6 +209,7 @@ def run_up(
                 )
                 for n in range(settings.workers)
             ],
+            layout.logs_dir,
         )
         pollers = _Group(
             ctx,
@@ -177,6 +229,7 @@ def run_up(
                 )
                 for stage in ("processor", "writer")
             ],
+            layout.logs_dir,
         )
         try:
             pollers.start()
@@ -187,12 +240,13 @@ def run_up(
             _write_up_file(layout, url, gateways, pollers)
             if on_ready and not stopping:
                 on_ready(url)
-            _supervise(layout, url, gateways, pollers, accepted, rejected, stopping, status)
+            _supervise(layout, url, gateways, pollers, accepted, rejected, stopping, status, notice)
         finally:
             gateways.stop(GATEWAY_GRACE_SECONDS)
             pollers.stop(POLLER_GRACE_SECONDS)
             sock.close()
             layout.up_file.unlink(missing_ok=True)
+            layout.status_file.unlink(missing_ok=True)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
 
@@ -208,10 +262,19 @@ def _await_ready(ready: list[Any], gateways: _Group, stopping: list[int]) -> Non
 
 
 def _write_up_file(layout: Layout, url: str, *groups: _Group) -> None:
-    """up.json: the URL, the supervisor's pid and each child's (rewritten after a restart)."""
+    """up.json: the URL, the supervisor's pid, each child's, and how many children were
+    restarted (rewritten after a restart)."""
     processes = {label: pid for group in groups for label, pid in group.pids().items()}
-    info = {"url": url, "pid": os.getpid(), "processes": processes}
+    restarts = sum(group.restarts for group in groups)
+    info = {"url": url, "pid": os.getpid(), "processes": processes, "restarts": restarts}
     layout.up_file.write_text(json.dumps(info))
+
+
+def _write_status_file(layout: Layout, accepted: int) -> None:
+    """The running accepted total for `votectl watch` (replaced whole: readers never see half)."""
+    tmp = layout.status_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"accepted": accepted, "at": time.time()}))
+    tmp.replace(layout.status_file)
 
 
 def _supervise(
@@ -223,23 +286,31 @@ def _supervise(
     rejected: Any,
     stopping: list[int],
     status: Callable[[dict[str, Any]], None] | None,
+    notice: Callable[[str], None] | None = None,
 ) -> None:
     """Until a signal: restart dead children; once a second, report a status snapshot."""
     from votectl.local.ops import LocalOperations
 
     ops = LocalOperations(str(layout.root))
+    tally = _Tally()
     last_accepted, last_time = 0, time.monotonic()
     while not stopping:
         time.sleep(0.1)
-        restarts = gateways.restarts + pollers.restarts
-        gateways.watch()
-        pollers.watch()
-        if gateways.restarts + pollers.restarts != restarts:
+        tally.total(accepted)  # before a restarted gateway's counter starts again at 0
+        died = gateways.watch() + pollers.watch()
+        if died:
             _write_up_file(layout, url, gateways, pollers)
+        if notice is not None:
+            for line in died:
+                notice(line)
         now = time.monotonic()
-        if status is None or now - last_time < 1.0:
+        if now - last_time < 1.0:
             continue
-        total = sum(accepted)
+        total = tally.total(accepted)
+        _write_status_file(layout, total)
+        if status is None:
+            last_accepted, last_time = total, now
+            continue
         status(
             {
                 "accepted": total,

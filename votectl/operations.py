@@ -1,22 +1,30 @@
-"""The operations both targets expose, so a CLI command never branches on the target."""
+"""The operations both targets expose (a Protocol) and helpers over them, so a CLI command never
+branches on the target. Below the targets: it imports neither; `votectl.targets` chooses one."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
-from votectl.config import Stage
 from votectl.errors import PipelineFailed
-from votectl.model import QueueStat, RedriveResult, Results, TableCount
+from votectl.logevents import LogEvent, LogQuery
+from votectl.model import Pulse, QueueStat, RedriveResult, Results, TableCount
+from votectl.peek import PeekedMessage
 
-__all__ = ["Operations", "Progress", "drain", "open_target", "wait_for"]
+__all__ = ["Operations", "Progress", "Report", "drain", "wait_for"]
 
 # on_progress(what, done, total or None): long operations report through it; the CLI draws it.
 Progress = Callable[[str, int, int | None], None]
 
 
+class Report(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
 class Operations(Protocol):
+    def status(self) -> Report: ...
+
     def queue_stats(self) -> list[QueueStat]: ...
 
     def table_count(
@@ -31,18 +39,20 @@ class Operations(Protocol):
         max_per_second: int | None = None,
         cancel: bool = False,
         on_progress: Progress | None = None,
+        dry_run: bool = False,
     ) -> RedriveResult: ...
 
+    def peek(self, queues: Sequence[str], count: int) -> list[PeekedMessage]:
+        """Up to ``count`` messages of each queue, left where they were."""
+        ...
 
-def open_target(stage: Stage) -> Operations:
-    """The local SQLite target for stage ``local``, the AWS stack otherwise."""
-    if stage.is_local:
-        from votectl.local.ops import LocalOperations
+    def pulse(self) -> Pulse:
+        """Accepted votes, oldest message ages and inflow, for the live view."""
+        ...
 
-        return LocalOperations(stage.data_dir)
-    from votectl.aws.ops import AwsOperations
-
-    return AwsOperations(stage)
+    def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
+        """The handlers' log events, interleaved by time; with ``follow``, until interrupted."""
+        ...
 
 
 def wait_for(

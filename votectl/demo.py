@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from votectl.config import LOCAL, load_stage
 from votectl.loadtest import LoadSettings, LoadtestResult, run
@@ -25,22 +26,21 @@ class DemoResult:
     stored: int
     drain_seconds: float
     top_title: Results | None
+    users: int = 32  # Locust users, in one Locust process: the demo's own bound
 
     @property
-    def accepted(self) -> int:
-        """Distinct votes acknowledged with 202."""
-        return self.load.distinct_votes
+    def persisted_votes_per_s(self) -> float:
+        """Distinct votes accepted / (load time + drain time)."""
+        return self.load.distinct_votes / (self.load.duration_s + self.drain_seconds)
 
-    @property
-    def votes_per_second(self) -> float:
-        """Persisted votes/s: accepted / (load time + drain time)."""
-        return self.accepted / (self.load.duration_s + self.drain_seconds)
-
-    @property
-    def lost(self) -> int:
-        """Accepted votes missing from the table (more stored is fine: a vote in flight when
-        the load stopped is stored although its 202 was never read)."""
-        return max(0, self.accepted - self.stored)
+    def to_json(self) -> dict[str, Any]:
+        """`votectl loadtest --json`'s schema, plus the demo's own figures."""
+        return {
+            **self.load.to_json(),
+            "persisted_votes_per_s": round(self.persisted_votes_per_s, 1),
+            "load_generator": {"locust_processes": 1, "users": self.users},
+            "results": None if self.top_title is None else self.top_title.to_json(),
+        }
 
 
 def run_demo(
@@ -64,4 +64,5 @@ def run_demo(
             stored=verification.stored,
             drain_seconds=verification.drain_seconds,
             top_title=None if top is None else ops.results(top),
+            users=users,
         )

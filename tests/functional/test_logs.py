@@ -1,0 +1,227 @@
+"""`votectl logs` on both targets: a real `votectl up` keeping its children's output, and
+CloudWatch Logs in moto (FilterLogEvents; moto has no StartLiveTail, so --follow polls)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.functional.conftest import Up, poll, votectl
+from votectl.aws.logs import CloudWatchLogs
+from votectl.local.logfiles import LOG_BACKUPS, LOG_BYTES, child_main
+from votectl.logevents import LogQuery
+
+VOTE = {"user_id": "u1", "title_id": "t1", "aspect": "story", "score": 4}
+
+
+def handler_line(function: str, message: str, correlation: str, seconds_ago: float) -> str:
+    """A line as the handlers write them (notes/SHARED_NAMES.md)."""
+    at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    stamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return json.dumps(
+        {
+            "timestamp": stamp,
+            "level": "INFO",
+            "function": function,
+            "message": message,
+            "request_id": f"{function}-req",
+            "correlation_id": correlation,
+        }
+    )
+
+
+def logs_json(*args: str) -> list[dict[str, Any]]:
+    done = votectl("logs", *args, "--json")
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_up_keeps_each_childs_output_and_logs_reads_it(
+    up_factory: Callable[..., Up],
+) -> None:
+    up = up_factory("--chaos", "processor=1", "--visibility-timeout", "60")
+    with up.client() as client:
+        assert client.post("/votes", json=VOTE).status_code == 202
+    logs = up.data_dir / "logs"
+    processor_log = logs / "processor.log"
+    poll(lambda: processor_log.exists() and "injected failure" in processor_log.read_text(), 30)
+    assert {p.name for p in logs.glob("*.log")} >= {"gateway-0.log", "processor.log", "writer.log"}
+    # the handlers' JSON lines (branch `lambdas` writes them), one vote's path
+    for child, function, ago in (
+        ("gateway-0", "receiver", 3),
+        ("processor", "processor", 2),
+        ("writer", "writer", 1),
+    ):
+        with (logs / f"{child}.log").open("a") as f:
+            f.write(handler_line(function, f"{function} did it", "corr-42", ago) + "\n")
+            f.write(handler_line(function, "another vote", "corr-7", ago) + "\n")
+
+    target = ("--data-dir", str(up.data_dir))
+    plain = [e for e in logs_json(*target, "-f", "processor") if e["level"] is None]
+    assert any("injected failure" in e["message"] for e in plain)
+    assert all(e["function"] == "processor" for e in plain)
+
+    path = logs_json(*target, "--filter", "corr-42")
+    assert [e["function"] for e in path] == ["receiver", "processor", "writer"]
+    assert [e["message"] for e in path] == [
+        f"{f} did it" for f in ("receiver", "processor", "writer")
+    ]
+    assert {e["correlation_id"] for e in path} == {"corr-42"}
+    assert logs_json(*target, "--filter", "corr-42", "--since", "1s") == []
+
+    human = votectl("logs", *target, "--filter", "corr-42")
+    assert human.returncode == 0 and "writer" in human.stdout and "writer did it" in human.stdout
+
+
+def test_logs_follow_prints_new_lines_until_interrupted(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "votes-table.db").touch()  # a data dir a pipeline ran in
+    log = tmp_path / "logs" / "writer.log"
+    log.write_text(handler_line("writer", "old", "c0", 1) + "\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "votectl",
+            "logs",
+            "--data-dir",
+            str(tmp_path),
+            "--follow",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline())["message"] == "old"
+        with log.open("a") as f:
+            f.write(handler_line("writer", "new", "c1", 0) + "\n")
+        assert json.loads(proc.stdout.readline())["message"] == "new"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_childs_log_rotates_and_stays_bounded(tmp_path: Path) -> None:
+    """child_main's rotating stream: 5 files at most, each near LOG_BYTES."""
+    path = tmp_path / "logs" / "writer.log"
+    line = "x" * 1023
+    count = (LOG_BYTES // 1024) * (LOG_BACKUPS + 2)
+
+    def chatty() -> None:
+        for _ in range(count):
+            print(line)
+
+    saved = sys.stdout, sys.stderr
+    try:
+        child_main(str(path), chatty)
+    finally:
+        sys.stdout, sys.stderr = saved
+    files = sorted(p.name for p in path.parent.iterdir())
+    assert files == ["writer.log", *(f"writer.log.{n}" for n in range(1, LOG_BACKUPS + 1))]
+    assert all(p.stat().st_size <= LOG_BYTES for p in path.parent.iterdir())
+
+
+# --- AWS: CloudWatch Logs in moto ---------------------------------------------------------
+
+
+def put(client: Any, group: str, lines: list[tuple[int, str]]) -> None:
+    client.put_log_events(
+        logGroupName=group,
+        logStreamName="2026/11/27/[$LATEST]abc",
+        logEvents=[{"timestamp": ts, "message": m} for ts, m in lines],
+    )
+
+
+@pytest.fixture
+def cloudwatch(mocked_aws: None) -> tuple[Any, dict[str, str]]:
+    client = boto3.client("logs", region_name="us-east-1")
+    groups = {f: f"/aws/lambda/votectl-dev-{f}" for f in ("receiver", "processor", "writer")}
+    for group in groups.values():
+        client.create_log_group(logGroupName=group)
+        client.create_log_stream(logGroupName=group, logStreamName="2026/11/27/[$LATEST]abc")
+    return client, groups
+
+
+def test_cloudwatch_events_interleave_by_time_and_follow_polls(
+    cloudwatch: tuple[Any, dict[str, str]],
+) -> None:
+    client, groups = cloudwatch
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    put(client, groups["writer"], [(now - 1000, handler_line("writer", "w", "c9", 1))])
+    put(
+        client,
+        groups["receiver"],
+        [
+            (now - 3000, handler_line("receiver", "r", "c9", 3)),
+            (now - 2500, "START RequestId: abc Version: $LATEST"),
+        ],
+    )
+    put(client, groups["processor"], [(now - 2000, handler_line("processor", "p", "c9", 2))])
+    waits: list[float] = []
+    reader = CloudWatchLogs(client, groups, sleep=waits.append, poll_seconds=0.25)
+
+    events = list(reader.read(LogQuery()))
+    assert [(e.function, e.message) for e in events] == [
+        ("receiver", "r"),
+        ("receiver", "START RequestId: abc Version: $LATEST"),
+        ("processor", "p"),
+        ("writer", "w"),
+    ]
+    assert [e.function for e in reader.read(LogQuery(("writer",)))] == ["writer"]
+    assert [e.message for e in reader.read(LogQuery(filter_text="c9"))] == ["r", "p", "w"]
+
+    follow = reader.read(LogQuery(), follow=True)
+    assert [next(follow).message for _ in range(4)][-1] == "w"
+    later = int(datetime.now(UTC).timestamp() * 1000) + 5
+    put(client, groups["processor"], [(later, handler_line("processor", "new", "c10", 0))])
+    assert next(follow).message == "new"  # polled: moto has no StartLiveTail
+    assert waits and waits[0] == 0.25
+
+
+def test_cli_logs_against_a_moto_server(cli: Any, moto_url: str) -> None:
+    target = ("--stage", "dev", "--endpoint-url", moto_url)
+    cli("deploy", *target, "--yes", "--json")
+    status = json.loads(cli("status", *target, "--json").stdout)
+    names = {f["name"]: f["function_name"] for f in status["functions"]}
+    client = boto3.client("logs", endpoint_url=moto_url, region_name="us-east-1")
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    for n, function in enumerate(("receiver", "processor", "writer")):
+        group = f"/aws/lambda/{names[function]}"
+        if group not in {g["logGroupName"] for g in client.describe_log_groups()["logGroups"]}:
+            client.create_log_group(logGroupName=group)
+        client.create_log_stream(logGroupName=group, logStreamName="s")
+        client.put_log_events(
+            logGroupName=group,
+            logStreamName="s",
+            logEvents=[
+                {"timestamp": now - 3000 + n, "message": handler_line(function, function, "cX", 3)}
+            ],
+        )
+    done = cli("logs", *target, "--filter", "cX", "--json")
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["function"] for e in lines] == ["receiver", "processor", "writer"]
+    assert cli("logs", *target, "--since", "1x", code=2).stderr.count("error:") == 1
+    # the live view reads the same stack: queue attributes, DescribeTable, CloudWatch
+    frame = cli("watch", *target, "--frames", "1").stdout
+    assert "votes-dlq" in frame and "table: 0 votes" in frame and "accepted" not in frame
+
+
+def test_a_child_whose_log_cannot_be_opened_still_runs(tmp_path: Path) -> None:
+    (tmp_path / "logs").write_text("a file where the logs folder should be")
+    ran: list[str] = []
+    child_main(str(tmp_path / "logs" / "writer.log"), ran.append, "ran")
+    assert ran == ["ran"]

@@ -1,0 +1,57 @@
+"""checkov on the template: nothing but the findings the README lists with a reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+import pytest
+
+from votectl.aws.stack import template_body
+
+# checkov's findings we accept, each with its reason (README, "The stack", keeps the same list)
+ACCEPTED = {
+    "CKV_AWS_27": "SQS queues use SQS-managed SSE (SqsManagedSseEnabled); a CMK adds KMS calls",
+    "CKV_AWS_119": "the table is encrypted with the AWS-owned key; a CMK adds KMS cost",
+    "CKV_AWS_158": "log groups are encrypted by CloudWatch Logs; a CMK adds KMS cost",
+    "CKV_AWS_116": "no asynchronous invocations (SQS and the API): the DLQs are on the queues",
+    "CKV_AWS_117": "no VPC resources to reach; a VPC would add NAT or endpoint cost",
+    "CKV_AWS_173": "environment variables hold queue URLs and a table name, no secrets",
+    "CKV_AWS_26": "CloudWatch cannot publish to a topic under the AWS-managed SNS key",
+}
+
+
+def checkov_command() -> list[str] | None:
+    """checkov from this interpreter (the dev extras), $VOTECTL_CHECKOV, or PATH."""
+    if find_spec("checkov") is not None:
+        return [sys.executable, "-m", "checkov.main"]
+    found = os.environ.get("VOTECTL_CHECKOV") or shutil.which("checkov")
+    return [found] if found else None
+
+
+def test_checkov_finds_nothing_but_the_accepted_findings(tmp_path: Path) -> None:
+    command = checkov_command()
+    if command is None:
+        pytest.skip("checkov is not installed (pip install -e '.[dev]')")
+    template = tmp_path / "template.yaml"
+    template.write_text(template_body())
+    done = subprocess.run(
+        [*command, "-f", str(template), "--framework", "cloudformation", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": ""},
+    )
+    report = json.loads(done.stdout)
+    failed = {check["check_id"] for check in report["results"]["failed_checks"]}
+    assert failed == set(ACCEPTED), [
+        (c["check_id"], c["resource"])
+        for c in report["results"]["failed_checks"]
+        if c["check_id"] not in ACCEPTED
+    ]
+    assert report["summary"]["passed"] > 30

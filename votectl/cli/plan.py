@@ -1,0 +1,219 @@
+"""`votectl plan`: capacity and cost of a stage at a vote rate (parse -> call -> render)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Group
+from rich.table import Table
+
+from votectl.cli.options import JsonOut, StageName
+from votectl.config import load_stage
+from votectl.errors import DoesNotFit, UsageError
+from votectl.output import emit, out, table
+from votectl.plan import (
+    DEFAULT_BATCH,
+    DEFAULT_RATE,
+    MAX_BATCH,
+    RATE_HINT,
+    Plan,
+    parse_rate,
+    plan_stage,
+)
+from votectl.plan.checks import Check
+from votectl.plan.cost import SECONDS_PER_MONTH
+from votectl.plan.measured import MEASURED, Measured
+from votectl.plan.zipf import DEFAULT_S, DEFAULT_TITLES
+
+__all__ = ["plan", "register"]
+
+
+def plan(
+    rate: Annotated[
+        str, typer.Option("--rate", help="Votes per second: 20000/s, 20k/s, 1.2M/min, 72M/h.")
+    ] = DEFAULT_RATE,
+    batch_size: Annotated[
+        int,
+        typer.Option("--batch-size", help=f"Votes per request (1-{MAX_BATCH})."),
+    ] = DEFAULT_BATCH,
+    titles: Annotated[
+        int, typer.Option("--titles", help="Titles in the catalogue (Zipf popularity).")
+    ] = DEFAULT_TITLES,
+    zipf_s: Annotated[
+        float, typer.Option("--zipf-s", help="Zipf exponent of title popularity (>= 0).")
+    ] = DEFAULT_S,
+    figures: Annotated[
+        Path | None,
+        typer.Option(
+            "--figures", help="Handler figures: the JSON of benchmarks/aws_capacity.py --json."
+        ),
+    ] = None,
+    stage: StageName = None,
+    as_json: JsonOut = False,
+) -> None:
+    """What a vote rate needs of the stage, the limit it meets first, and what it costs.
+
+    Exits 1 if the rate does not fit, listing what to change.
+    """
+    try:
+        votes_per_s = parse_rate(rate)
+    except ValueError as exc:
+        raise UsageError(f"--rate: {exc}", hint=RATE_HINT) from None
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise UsageError(
+            f"--batch-size must be 1-{MAX_BATCH}, got {batch_size}",
+            hint=f"the receiver takes at most {MAX_BATCH} votes a request",
+        )
+    if titles < 1 or zipf_s < 0:
+        raise UsageError("--titles must be >= 1 and --zipf-s >= 0", hint="defaults: 10000, 1.1")
+    measured = MEASURED if figures is None else _figures(figures)
+    result = plan_stage(
+        load_stage(stage),
+        votes_per_s,
+        batch_size,
+        titles=titles,
+        zipf_s=zipf_s,
+        measured=measured,
+    )
+    emit(result.to_json(), _render(result), as_json)
+    if not as_json:  # never wrapped: one line per fix, as a script would grep it
+        out.print(_summary(result), soft_wrap=True, markup=False, highlight=False)
+    if not result.fits:
+        failing = [c for c in (result.binding, result.binding_setting) if c and not c.fits]
+        first = failing[0] if failing else None
+        where = f": {first.component} binds first ({first.limit})" if first else ""
+        raise DoesNotFit(f"{votes_per_s:,.0f} votes/s does not fit stage {result.stage}{where}")
+
+
+def _figures(path: Path) -> Measured:
+    try:
+        return MEASURED.from_benchmark(json.loads(path.read_text()))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"--figures {path}: not readable as benchmark figures ({type(exc).__name__}: {exc})",
+            hint="pass the output of `python benchmarks/aws_capacity.py --json`",
+        ) from None
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.3g}"
+
+
+def _needs(result: Plan, name: str) -> str:
+    f = result.flow
+    if name == "api":
+        return f"{_num(f.requests_per_s)} requests/s"
+    if name == "table":
+        return (
+            f"{_num(f.write_units_per_s)} WRU/s; hottest shard key"
+            f" {_num(f.hot_key_units_per_s)} WCU/s (top title {f.hot_title_share:.1%},"
+            f" {result.settings.table_shards} shards)"
+        )
+    if name in ("votes queue", "ready queue"):
+        q = f.votes_queue if name == "votes queue" else f.ready_queue
+        return (
+            f"{_num(q.messages_per_s)} msg/s of {q.message_bytes / 1024:.1f} KiB,"
+            f" {_num(q.requests_per_s)} SQS requests/s, {_num(q.in_flight)} in flight"
+        )
+    fn = {"receiver": f.receiver, "processor": f.processor, "writer": f.writer}[name]
+    return (
+        f"{_num(fn.invocations_per_s)}/s x {_num(fn.duration_ms)} ms"
+        f" ({_num(fn.votes_per_invocation)} votes) = {_num(fn.concurrency)} concurrent,"
+        f" {fn.memory_mb} MB"
+    )
+
+
+def _headroom(check: Check) -> str:
+    mark = "" if check.fits else "[bold red]✗ [/]"
+    h = check.headroom
+    return mark + ("-" if h == float("inf") else f"{h:.2f}x")
+
+
+def _capacity(result: Plan) -> Table:
+    rows = []
+    for comp in result.components:
+        label = "api (Function URL)" if comp.name == "api" and not comp.checks else comp.name
+        needs = _needs(result, comp.name)
+        if not comp.checks:
+            rows.append([label, needs, "none (the receiver's concurrency)", "", "", ""])
+        for i, c in enumerate(comp.checks):
+            first = i == 0
+            rows.append(
+                [
+                    label if first else "",
+                    needs if first else "",
+                    c.limit,
+                    _num(c.need),
+                    _num(c.value),
+                    _headroom(c),
+                ]
+            )
+    title = (
+        f"plan for stage {result.stage} ({result.settings.front_door}):"
+        f" {result.votes_per_s:,.0f} votes/s, {result.batch_size} a request"
+    )
+    return table(
+        title, ["component", "needs", "limit", "need", "limit value", "headroom"], rows, left=3
+    )
+
+
+def _costs(result: Plan) -> Table:
+    rate = result.votes_per_s
+    rows = [
+        [
+            c.name,
+            ", ".join(f"{k} ${v * SECONDS_PER_MONTH:,.0f}" for k, v in c.cost.parts.items()) or "-",
+            f"${c.cost.monthly:,.0f}",
+            f"${c.cost.per_million_votes(rate):.4f}",
+        ]
+        for c in result.components
+    ]
+    rows.append(["total", "", f"${result.monthly:,.0f}", f"${result.per_million_votes:.4f}"])
+    p = result.prices
+    title = f"cost ({p.region} list prices checked {p.checked}, a month = 730 h at this rate)"
+    columns = ["component", "by item, per month", "per month", "per million votes"]
+    return table(title, columns, rows, left=2)
+
+
+def _summary(result: Plan) -> str:
+    lines = []
+    share = result.flow.hot_title_share
+    lines.append(
+        f"popularity: Zipf over {result.titles:,} titles, s = {result.zipf_s:g};"
+        f" the top title gets {share:.1%} of the votes"
+    )
+    ramp = ", ".join(f"{k} {v:.1f} s" for k, v in result.ramp_seconds.items())
+    lines.append(f"scale-up from idle: {ramp}")
+    alt = result.alternative
+    if alt is not None:
+        saves = result.monthly - alt.monthly
+        verb = "saves" if saves >= 0 else "costs"
+        lines.append(
+            f"front door: {alt.front_door} instead of {result.settings.front_door} {verb}"
+            f" ${abs(saves):,.0f}/month (${alt.per_million_votes:.4f} per million votes;"
+            f" {'fits' if alt.fits else 'does not fit'})"
+        )
+    for what, check in (
+        ("binds first (AWS quota)", result.binding),
+        ("binds before it (stage setting)", result.binding_setting),
+    ):
+        if check is not None:
+            top = check.max_votes_per_s(result.votes_per_s)
+            at = f" at about {top:,.0f} votes/s" if top is not None else ""
+            lines.append(f"{what}: {check.component}: {check.limit}{at}")
+    lines.append("fits" if result.fits else "does not fit; to fit:")
+    lines.extend(f"  - {fix}" for fix in result.fixes)
+    m = result.measured
+    lines.append(f"handler figures: {'ESTIMATES, ' if m.estimate else ''}`{m.command}` of {m.date}")
+    return "\n".join(lines)
+
+
+def _render(result: Plan) -> Group:
+    return Group(_capacity(result), _costs(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(plan)
