@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.test_aws_deploy import STAGE, Recorder, moto_url  # noqa: F401 (fixture)
+from tests.functional.test_aws_deploy import STAGE, Recorder
 from votectl.aws.deploy import deploy
 from votectl.aws.session import Aws
 
@@ -39,7 +39,7 @@ def test_a_dry_run_with_auth_jwt_shows_the_authorizer_and_creates_nothing(
 
 
 def test_cli_deploy_dry_run_with_auth_jwt_from_votectl_toml(
-    moto_url: str,  # noqa: F811
+    moto_url: str,
     tmp_path: Path,
     aws_env: dict[str, str],
     wheel_cache: Path,
