@@ -92,7 +92,9 @@ def serve_moto(port: int) -> None:
     ddb = boto3.client("dynamodb", endpoint_url=endpoint)
     votes_url, ready_url = os.environ["VOTES_QUEUE_URL"], os.environ["READY_QUEUE_URL"]
     process = processor.make_handler(SqsQueue(ready_url, client=sqs))
-    write = writer.make_handler(DynamoVoteTable(os.environ["TABLE_NAME"], client=ddb))
+    # moto implements PutItem's conditions, not PartiQL's
+    table = DynamoVoteTable(os.environ["TABLE_NAME"], client=ddb, path="putitem")
+    write = writer.make_handler(table)
     for name, url, handler in (("processor", votes_url, process), ("writer", ready_url, write)):
         client = boto3.client("sqs", endpoint_url=endpoint)
         threading.Thread(target=_poll, args=(name, url, handler, client), daemon=True).start()

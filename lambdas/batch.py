@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdas.contract import Invalid, Vote, decode_envelope
+from lambdas.contract import Invalid
+from lambdas.envelope import Read, read
+from lambdas.log import function_logger, log_fields
 
-__all__ = ["Count", "emf_count", "failures", "votes_of"]
-
-log = logging.getLogger("votectl.handlers")
+__all__ = ["Count", "emf_count", "failures", "messages_of"]
 
 Count = Callable[[str, int], None]
 """count(stage, n): where a handler counts the votes it rejected."""
@@ -31,11 +30,11 @@ def emf_count(stage: str, n: int) -> None:
     print(json.dumps({"_aws": aws, "Stage": stage, "RejectedVotes": n}), flush=True)
 
 
-def votes_of(
+def messages_of(
     records: Iterable[dict[str, Any]], stage: str, count: Count | None = None
-) -> Iterator[tuple[str, list[Vote]]]:
-    """Yield (messageId, valid votes) per record. What can never be valid is logged, counted
-    with ``count`` and dropped: retrying it could not help.
+) -> Iterator[tuple[str, Read]]:
+    """Yield (messageId, the message read) per record. What can never be valid is logged,
+    counted with ``count`` and dropped: retrying it could not help.
 
     A vote that arrives without ``voted_at`` (a foreign sender) is stamped with the
     message's SentTimestamp, the closest thing to its time of receipt.
@@ -43,25 +42,26 @@ def votes_of(
     for record in records:
         message_id = record["messageId"]
         try:
-            votes, problems = decode_envelope(record["body"])
+            message = read(record["body"])
         except Invalid as exc:
             _reject(stage, message_id, exc.error, 1, count)
             continue
-        if problems:
-            reason = "; ".join(p.message for p in problems)
-            _reject(stage, message_id, reason, len(problems), count)
+        if message.problems:
+            reason = "; ".join(p.message for p in message.problems)
+            _reject(stage, message_id, reason, len(message.problems), count)
+        votes = message.votes
         if any(v.voted_at is None for v in votes):
             sent = int(record.get("attributes", {}).get("SentTimestamp", "0")) / 1000
             stamp = datetime.fromtimestamp(sent, UTC)
             for vote in votes:
                 if vote.voted_at is None:
                     vote.voted_at = stamp
-        yield message_id, votes
+        yield message_id, message
 
 
 def _reject(stage: str, message_id: str, reason: str, n: int, count: Count | None) -> None:
-    log.warning(
-        json.dumps({"stage": stage, "rejected": n, "messageId": message_id, "reason": reason})
+    function_logger(stage).warning(
+        "votes rejected", extra=log_fields(rejected=n, message_id=message_id, reason=reason)
     )
     if count is not None:
         count(stage, n)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from lambdas.contract import Vote
+from lambdas.deadline import Deadline
 
-__all__ = ["Handler", "MessageQueue", "QueueUnavailable", "VoteTable", "built_on_first_call"]
+__all__ = [
+    "Handler",
+    "MessageQueue",
+    "QueueUnavailable",
+    "VoteTable",
+    "built_at_init",
+    "built_on_first_call",
+]
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -25,6 +34,21 @@ def built_on_first_call(build: Callable[[], Handler]) -> Handler:
     return entry
 
 
+def built_at_init(build: Callable[[], Handler], *env: str) -> Handler:
+    """Build the handler while the module is imported (Lambda's init phase, before the first
+    request waits on it) when the environment names a region and every ``env`` variable;
+    otherwise, as ``built_on_first_call``, on the first invocation. Importing the module thus
+    still needs no AWS configuration, and a failed build at import is retried on first call."""
+    # Lambda sets AWS_DEFAULT_REGION (boto3's; AWS_REGION alone does not configure it)
+    if os.environ.get("AWS_DEFAULT_REGION") and all(os.environ.get(name) for name in env):
+        try:
+            handler = build()
+        except Exception:  # noqa: BLE001 - reported by the first invocation instead
+            return built_on_first_call(build)
+        return handler
+    return built_on_first_call(build)
+
+
 class QueueUnavailable(Exception):
     """A send did not reach the queue; nothing the caller sent can be assumed stored."""
 
@@ -40,9 +64,9 @@ class MessageQueue(Protocol):
 class VoteTable(Protocol):
     """The votes table, keeping per identity the vote with the greatest ``Vote.order_key``."""
 
-    def put_latest(self, votes: Sequence[Vote]) -> Sequence[int]:
-        """Upsert; an older or equal vote changes nothing.
+    def put_latest(self, votes: Sequence[Vote], deadline: Deadline | None = None) -> Sequence[int]:
+        """Upsert; an older or equal vote changes nothing. Retries stop at ``deadline``.
 
-        Returns the indexes of the votes that failed transiently (retry those).
+        Returns the indexes of the votes that are not written (retry those).
         """
         ...

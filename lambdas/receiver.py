@@ -1,7 +1,10 @@
 """Receiver: HTTP API v2.0 event -> validate -> votes queue -> 202.
 
 Routes: POST /votes, GET /health. Anything a client sends gets a 2xx or 4xx with a JSON body;
-a queue that cannot be reached gets 503 (retry), never a 500.
+a queue that cannot be reached gets 503 (retry), never a 500. The SQS adapter gives up within
+its budget (5 s + one 3 s attempt), under the function's 10 s timeout, so the 503 is ours and
+not API Gateway's. After a 503 part of a request may be queued: delivery is at-least-once and
+the table keeps the latest vote per identity, so the client's re-send changes nothing twice.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import msgspec
 
 from lambdas.contract import MAX_BODY_BYTES, Invalid, Problem, decode_request, pack
 from lambdas.identity import Forbidden, claim_votes
-from lambdas.ports import Handler, MessageQueue, QueueUnavailable, built_on_first_call
+from lambdas.log import function_logger, log_fields
+from lambdas.ports import Handler, MessageQueue, QueueUnavailable, built_at_init
 
 __all__ = ["handler", "make_handler"]
 
 _encode = msgspec.json.Encoder().encode
 _JSON = {"content-type": "application/json"}
 _ROUTES = {"/votes": "POST", "/health": "GET"}
+log = function_logger("receiver")
 
 
 def _reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -85,7 +90,11 @@ def make_handler(queue: MessageQueue) -> Handler:
         try:
             queue.send(pack(votes, request_id, queue.max_message_bytes))
         except QueueUnavailable as exc:
-            return _error(503, f"votes queue unavailable, nothing stored; retry ({exc})")
+            fields = log_fields(correlation_id=request_id, votes=len(votes), error=str(exc))
+            log.error("votes queue unavailable", extra=fields)
+            return _error(
+                503, f"votes queue unavailable; retry (re-sending votes is always safe) ({exc})"
+            )
         return _reply(202, {"accepted": len(votes), "request_id": request_id})
 
     return handle
@@ -97,5 +106,5 @@ def _build() -> Handler:
     return make_handler(SqsQueue(os.environ["VOTES_QUEUE_URL"]))
 
 
-handler = built_on_first_call(_build)
+handler = built_at_init(_build, "VOTES_QUEUE_URL")
 """The Lambda entry point: the SQS queue named by VOTES_QUEUE_URL."""

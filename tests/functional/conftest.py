@@ -190,15 +190,16 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture
 def cli(moto_url: str, tmp_path: Path, aws_env: dict[str, str], wheel_cache: Path) -> Any:
+    """votectl of this checkout, in a directory whose votectl.toml defines stage dev."""
     (tmp_path / "votectl.toml").write_text('[stages.dev]\nregion = "us-east-1"\n')
-    env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    base = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "NO_COLOR": "1"}
+    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
 
-    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Any:
         done = subprocess.run(
             [sys.executable, "-m", "votectl", *args],
             cwd=tmp_path,
-            env=env,
+            env={**base, **(env or {})},
             capture_output=True,
             text=True,
             timeout=120,
@@ -207,4 +208,5 @@ def cli(moto_url: str, tmp_path: Path, aws_env: dict[str, str], wheel_cache: Pat
         assert "Traceback" not in done.stderr
         return done
 
+    run.env = base  # type: ignore[attr-defined]
     return run

@@ -28,7 +28,7 @@ from votectl.errors import ConfigError, StackNotFound
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 
 # the AWS fixtures of test_aws_deploy, shared
-aws, deployed, cli, moto_url = shared.aws, shared.deployed, shared.cli, shared.moto_url
+aws, deployed = shared.aws, shared.deployed
 Recorder, THIS_TREE = shared.Recorder, shared.THIS_TREE
 
 ITEM = {"pk": {"S": "t1#3"}, "sk": {"S": "u1#story"}, "score": {"N": "4"}}

@@ -24,13 +24,11 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.functional import test_aws_deploy as shared
 from tests.functional.conftest import http_event, sqs_event
 from votectl.aws import bundle
 
 HOST_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 HOST_ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
-moto_url = shared.moto_url  # a moto server of this module's own
 
 # boto3 and what it imports, linked in from this interpreter's site-packages
 BOTO = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")

@@ -11,48 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.functional.test_aws_deploy import moto_url  # noqa: F401  (a fixture)
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def cli(
-    moto_url: str,  # noqa: F811
-    tmp_path: Path,
-    aws_env: dict[str, str],
-    wheel_cache: Path,
-) -> Any:
-    """votectl of this checkout, in a directory whose votectl.toml defines stage dev."""
-    (tmp_path / "votectl.toml").write_text('[stages.dev]\nregion = "us-east-1"\n')
-    base = {
-        **os.environ,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "NO_COLOR": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-
-    def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Any:
-        done = subprocess.run(
-            [sys.executable, "-m", "votectl", *args],
-            cwd=tmp_path,
-            env={**base, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == code, done.stderr
-        assert "Traceback" not in done.stderr
-        return done
-
-    run.env = base  # type: ignore[attr-defined]
-    return run
-
 
 def test_a_stage_named_by_flags_alone_works_for_every_command(
-    cli: Any, moto_url: str, tmp_path: Path  # noqa: F811
+    cli: Any, moto_url: str, tmp_path: Path
 ) -> None:
     (tmp_path / "votectl.toml").unlink()  # the README calls the file optional
     target = ("--stage", "somename", "--region", "us-east-1", "--endpoint-url", moto_url)
@@ -69,7 +30,7 @@ def test_a_stage_named_by_flags_alone_works_for_every_command(
     assert (gone["deleted"], gone["outcome"]) == (True, "deleted")
 
 
-def test_deploy_outputs_are_never_cut(cli: Any, moto_url: str) -> None:  # noqa: F811
+def test_deploy_outputs_are_never_cut(cli: Any, moto_url: str) -> None:
     target = ("--stage", "dev", "--endpoint-url", moto_url)
     human = cli("deploy", *target, "--yes", env={"COLUMNS": "60"}).stdout
     as_json = json.loads(cli("deploy", *target, "--yes", "--json").stdout)
@@ -81,7 +42,7 @@ def test_deploy_outputs_are_never_cut(cli: Any, moto_url: str) -> None:  # noqa:
     assert "…" not in human and "..." not in human
 
 
-def test_destroy_twice_and_purge_all_succeed(cli: Any, moto_url: str) -> None:  # noqa: F811
+def test_destroy_twice_and_purge_all_succeed(cli: Any, moto_url: str) -> None:
     target = ("--stage", "dev", "--endpoint-url", moto_url)
     cli("deploy", *target, "--yes")
     first = json.loads(cli("destroy", *target, "--yes", "--json").stdout)
@@ -119,9 +80,7 @@ def _answer(args: list[str], answer: str, cwd: Path, env: dict[str, str]) -> tup
     return proc.returncode, out
 
 
-def test_declining_destroy_exits_0_and_says_so(
-    cli: Any, moto_url: str, tmp_path: Path  # noqa: F811
-) -> None:
+def test_declining_destroy_exits_0_and_says_so(cli: Any, moto_url: str, tmp_path: Path) -> None:
     target = ["--stage", "dev", "--endpoint-url", moto_url]
     cli("deploy", *target, "--yes")
     code, out = _answer(["destroy", *target], "n\n", tmp_path, cli.env)

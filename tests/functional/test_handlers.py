@@ -125,7 +125,7 @@ def test_processor_sanitises_deduplicates_and_forwards(ready_queue: SqliteQueue)
 
 
 def test_processor_drops_what_can_never_be_valid(
-    ready_queue: SqliteQueue, caplog: pytest.LogCaptureFixture
+    ready_queue: SqliteQueue, capsys: pytest.CaptureFixture[str]
 ) -> None:
     event = sqs_event(["not json", envelope({**VOTE, "score": 9}, VOTE)])
     counted: list[tuple[str, int]] = []
@@ -133,7 +133,12 @@ def test_processor_drops_what_can_never_be_valid(
     assert handle(event, None) == {"batchItemFailures": []}
     assert counted == [("processor", 1), ("processor", 1)]
     assert len([v for m in bodies(ready_queue) for v in decode_envelope(m)[0]]) == 1
-    assert caplog.text.count('"rejected"') == 2
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    rejected = [line for line in lines if line["message"] == "votes rejected"]
+    assert [(r["function"], r["level"], r["message_id"]) for r in rejected] == [
+        ("processor", "WARNING", "msg-0"),
+        ("processor", "WARNING", "msg-1"),
+    ]
 
 
 def test_processor_reports_contributing_records_when_the_ready_queue_is_down() -> None:
@@ -162,12 +167,12 @@ class _FlakyTable:
     def __init__(self) -> None:
         self.written: list[str] = []
 
-    def put_latest(self, votes: list) -> list[int]:  # type: ignore[type-arg]
+    def put_latest(self, votes: list, deadline: object = None) -> list[int]:  # type: ignore[type-arg]
         self.written += [v.user_id for i, v in enumerate(votes) if i % 2 == 0]
         return [i for i in range(len(votes)) if i % 2 == 1]
 
 
-def test_writer_returns_only_the_records_whose_votes_failed() -> None:
+def test_writer_without_a_ready_queue_returns_the_records_whose_votes_failed() -> None:
     records = [envelope({**VOTE, "user_id": f"u{i}"}) for i in range(4)]
     response = writer.make_handler(_FlakyTable())(sqs_event(records), None)
     assert response == {

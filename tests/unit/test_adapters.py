@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from lambdas.adapters import DynamoVoteTable, SqsQueue, batches, partition_key
+from lambdas.adapters import Backoff, DynamoVoteTable, SqsQueue, batches, partition_key
 from lambdas.contract import Vote
 from lambdas.ports import QueueUnavailable
 
@@ -89,24 +89,39 @@ class FlakySqs:
         }
 
 
+class FakeTime:
+    """A clock that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+    def backoff(self, base: float = 0.05) -> Backoff:
+        return Backoff(base=base, sleep=self.sleep, rng=lambda: 1.0, clock=lambda: self.now)
+
+
 def test_sqs_queue_retries_failed_entries_with_backoff() -> None:
     client = FlakySqs({"1", "3"})
-    waits: list[float] = []
-    SqsQueue("q", client=client, sleep=waits.append).send([b"a", b"b", b"c", b"d"])
+    fake = FakeTime()
+    SqsQueue("q", client=client, backoff=fake.backoff()).send([b"a", b"b", b"c", b"d"])
     assert sorted(client.sent) == ["a", "b", "c", "d"]
-    assert waits == [0.05]
+    assert fake.waits == [0.05]
 
 
-def test_sqs_queue_gives_up_after_attempts_and_on_sender_fault() -> None:
+def test_sqs_queue_gives_up_within_its_budget_and_on_sender_fault() -> None:
     class Never(FlakySqs):
         def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> Any:
             self.fail_once = {e["Id"] for e in Entries}
             return super().send_message_batch(QueueUrl, Entries)
 
-    waits: list[float] = []
+    fake = FakeTime()
     with pytest.raises(QueueUnavailable, match="1 of 1"):
-        SqsQueue("q", client=Never(set()), sleep=waits.append).send([b"a"])
-    assert waits == [0.05, 0.1, 0.2]
+        SqsQueue("q", client=Never(set()), budget=1.0, backoff=fake.backoff()).send([b"a"])
+    assert fake.waits == [0.05, 0.1, 0.2, 0.4]  # the next pause (0.8) would pass the budget
     with pytest.raises(QueueUnavailable, match="rejected"):
         SqsQueue("q", client=FlakySqs({"0"}, sender_fault=True)).send([b"a"])
 
@@ -143,7 +158,8 @@ def table(mocked_aws: None) -> DynamoVoteTable:
             {"AttributeName": "sk", "KeyType": "RANGE"},
         ],
     )
-    return DynamoVoteTable("votes", client=client, shards=4)
+    # moto implements PutItem conditions, not PartiQL ones (tests/unit/test_partiql.py)
+    return DynamoVoteTable("votes", client=client, shards=4, path="putitem")
 
 
 def stored(table: DynamoVoteTable, v: Vote) -> dict[str, Any]:

@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.batch import Count
+from lambdas.deadline import LocalContext
 from votectl.local.queue import SqliteQueue
 
 __all__ = ["BatchOutcome", "Poller", "PollerSpec", "pause_after", "run_poller"]
 
 log = logging.getLogger("votectl.poller")
 POLLER_NICENESS = 10
+LOCAL_SLICE_VOTES = 1_000_000
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -33,10 +35,16 @@ class BatchOutcome:
 
 
 class Poller:
-    def __init__(self, queue: SqliteQueue, handler: Handler, batch_size: int = 1000) -> None:
+    """``budget``: the seconds each invocation may take (its context's remaining time), the
+    role of Lambda's function timeout: a batch must be done before its messages reappear."""
+
+    def __init__(
+        self, queue: SqliteQueue, handler: Handler, batch_size: int = 1000, budget: float = 30.0
+    ) -> None:
         self.queue = queue
         self.handler = handler
         self.batch_size = batch_size
+        self.budget = budget
 
     def poll_once(self, wait_seconds: float = 0.5) -> BatchOutcome:
         messages = self.queue.receive(self.batch_size, wait_seconds=wait_seconds)
@@ -44,7 +52,7 @@ class Poller:
             return BatchOutcome(0, 0, 0)
         event = {"Records": [m.sqs_record(self.queue.arn, "local") for m in messages]}
         try:
-            response = self.handler(event, None) or {}
+            response = self.handler(event, LocalContext(self.budget)) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception as exc:  # the whole batch fails, as on Lambda
             log.warning(
@@ -85,8 +93,12 @@ def build_poller(spec: PollerSpec, count: Count | None = None) -> Poller:
     if spec.stage == "processor":
         source, handler = votes, processor.make_handler(ready, count)
     else:
-        source, handler = ready, writer.make_handler(SqliteVoteTable(layout.table_db), count)
-    return Poller(source, chaotic(spec.stage, handler, spec.chaos), spec.batch_size)
+        # one slice, one SQLite transaction per batch: fewer commits cost less per vote
+        table = SqliteVoteTable(layout.table_db)
+        write = writer.make_handler(table, count, requeue=ready, slice_votes=LOCAL_SLICE_VOTES)
+        source, handler = ready, write
+    budget = spec.visibility_timeout
+    return Poller(source, chaotic(spec.stage, handler, spec.chaos), spec.batch_size, budget)
 
 
 def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lambdas.contract import Vote, voted_at_us
+from lambdas.deadline import Deadline
 from votectl.local.db import Transaction, connect
 from votectl.model import Results
 
@@ -51,8 +52,9 @@ class SqliteVoteTable:
     def close(self) -> None:
         self._con.close()
 
-    def put_latest(self, votes: Sequence[Vote]) -> Sequence[int]:
-        """One transaction for the whole batch: it all lands, or it raises and nothing does."""
+    def put_latest(self, votes: Sequence[Vote], deadline: Deadline | None = None) -> Sequence[int]:
+        """One transaction for the whole batch: it all lands, or it raises and nothing does.
+        (One local transaction needs no retries, so ``deadline`` has nothing to bound.)"""
         rows = [(v.title_id, v.aspect, v.user_id, v.score, voted_at_us(v.voted_at)) for v in votes]
         with Transaction(self._con) as con:
             con.executemany(_UPSERT, rows)

@@ -1,0 +1,36 @@
+"""benchmarks/aws_capacity.py as the README runs it, in its quick form: the real handlers, each
+in its own process, against the stub endpoint. Figures are not judged here (timing belongs to
+the benchmark); what must hold whatever the machine's load is."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_the_capacity_benchmark_runs_the_handlers_and_loses_nothing() -> None:
+    result = subprocess.run(
+        [sys.executable, "benchmarks/aws_capacity.py", "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout)
+    for function in ("receiver", "processor", "writer"):
+        assert figures[function]["memory_mb"] == 512
+        assert figures[function]["votes_per_s_per_invocation"] > 0
+    writer = figures["writer"]
+    assert writer["write_path"] == "partiql" and writer["write_calls_per_vote"] < 0.1
+    assert writer["putitem"]["write_calls_per_vote"] >= 1.0
+    throttled = writer["throttled"]
+    assert (throttled["messages_returned_whole"], throttled["votes_to_dlq"]) == (0, 0)
+    assert throttled["lost"] == 0 and throttled["write_calls_per_vote"] < 2
+    stalled = figures["receiver"]["stalled_sqs"]
+    assert stalled["status"] == 503 and stalled["json_error"]  # its time is a figure, not judged
+    assert "writer" in result.stderr  # the report for people

@@ -1,0 +1,163 @@
+"""The PartiQL write path with botocore's Stubber: moto implements neither PartiQL's
+DuplicateItem on INSERT nor conditions in an UPDATE's WHERE, so the documented responses
+(BatchStatementError codes, in statement order) are stubbed here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from lambdas.adapters import STATEMENTS_PER_CALL, Backoff, DynamoVoteTable
+from lambdas.contract import Vote
+from lambdas.deadline import Deadline
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def vote(user: str, score: int = 3) -> Vote:
+    return Vote(user_id=user, title_id="t1", aspect="overall", score=score, voted_at=T0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def stubbed() -> tuple[DynamoVoteTable, Stubber, Clock]:
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    clock = Clock()
+    backoff = Backoff(base=0.02, cap=0.32, sleep=clock.sleep, rng=lambda: 1.0)
+    table = DynamoVoteTable("votes", client=client, shards=4, path="partiql", backoff=backoff)
+    stubber = Stubber(client)
+    stubber.activate()
+    return table, stubber, clock
+
+
+def statements(*kinds: str) -> dict[str, Any]:
+    """Expected parameters: one statement per kind ("INSERT"/"UPDATE"), in order."""
+    return {"Statements": [{"Statement": _Starts(k), "Parameters": ANY} for k in kinds]}
+
+
+class _Starts(str):
+    """Compares equal to any statement starting with the given verb."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith(str.__str__(self))
+
+    __hash__ = str.__hash__
+
+
+def answer(*codes: str | None) -> dict[str, Any]:
+    return {
+        "Responses": [
+            {"TableName": "votes"} if c is None else {"TableName": "votes", "Error": {"Code": c}}
+            for c in codes
+        ]
+    }
+
+
+def test_inserts_then_updates_only_the_duplicates(stubbed: Any) -> None:
+    table, stubber, clock = stubbed
+    stubber.add_response(
+        "batch_execute_statement",
+        answer(None, "DuplicateItem", None),
+        statements("INSERT", "INSERT", "INSERT"),
+    )
+    stubber.add_response(
+        "batch_execute_statement", answer("ConditionalCheckFailed"), statements("UPDATE")
+    )
+    assert table.put_latest([vote("a"), vote("b"), vote("c")]) == []
+    stubber.assert_no_pending_responses()
+    assert (table.calls, clock.waits) == (2, [])  # the UPDATE needs no pause
+
+
+def test_update_carries_the_last_writer_wins_condition(stubbed: Any) -> None:
+    table, stubber, _ = stubbed
+    seen: list[dict[str, Any]] = []
+    table._client.meta.events.register(
+        "provide-client-params.dynamodb.BatchExecuteStatement",
+        lambda params, **_: seen.append(params),
+    )
+    stubber.add_response("batch_execute_statement", answer("DuplicateItem"))
+    stubber.add_response("batch_execute_statement", answer(None))
+    assert table.put_latest([vote("a", score=4)]) == []
+    update = seen[1]["Statements"][0]
+    assert update["Statement"] == (
+        'UPDATE "votes" SET "score" = ? SET "voted_at" = ? WHERE "pk" = ? AND "sk" = ? '
+        'AND ("voted_at" < ? OR ("voted_at" = ? AND "score" < ?))'
+    )
+    at = {"S": "2026-01-01T00:00:00.000000+00:00"}
+    score = {"N": "4"}
+    assert update["Parameters"][:2] == [score, at]
+    assert update["Parameters"][3] == {"S": "overall#a"}
+    assert update["Parameters"][4:] == [at, at, score]
+
+
+def test_throttled_statements_are_retried_with_backoff_and_counted(stubbed: Any) -> None:
+    table, stubber, clock = stubbed
+    stubber.add_response(
+        "batch_execute_statement",
+        answer("ProvisionedThroughputExceeded", None, "ThrottlingError"),
+        statements("INSERT", "INSERT", "INSERT"),
+    )
+    stubber.add_response(
+        "batch_execute_statement", answer(None, "DuplicateItem"), statements("INSERT", "INSERT")
+    )
+    stubber.add_response("batch_execute_statement", answer(None), statements("UPDATE"))
+    assert table.put_latest([vote("a"), vote("b"), vote("c")]) == []
+    assert (table.calls, clock.waits) == (3, [0.02])
+
+
+def test_gives_up_after_its_rounds_and_never_retries_what_cannot_succeed(stubbed: Any) -> None:
+    table, stubber, clock = stubbed
+    table._rounds = 3
+    stubber.add_response(
+        "batch_execute_statement", answer("ValidationError", "ProvisionedThroughputExceeded")
+    )
+    for _ in range(2):
+        stubber.add_response("batch_execute_statement", answer("ProvisionedThroughputExceeded"))
+    assert table.put_latest([vote("bad"), vote("hot")]) == [0, 1]
+    assert clock.waits == [0.02, 0.04]
+    stubber.assert_no_pending_responses()
+
+
+def test_a_throttled_call_fails_all_its_statements_transiently(stubbed: Any) -> None:
+    table, stubber, _ = stubbed
+    stubber.add_client_error(
+        "batch_execute_statement", "ProvisionedThroughputExceededException", http_status_code=400
+    )
+    stubber.add_response("batch_execute_statement", answer(None, None))
+    assert table.put_latest([vote("a"), vote("b")]) == []
+
+
+def test_retries_stop_at_the_deadline(stubbed: Any) -> None:
+    table, stubber, clock = stubbed
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 3_500  # less a quarter's margin: 2.6 s, no room for another 3 s attempt
+
+    stubber.add_response("batch_execute_statement", answer("ProvisionedThroughputExceeded"))
+    assert table.put_latest([vote("a")], Deadline.of(Context(), 4.0)) == [0]
+    assert (table.calls, clock.waits) == (1, [])
+
+
+def test_statements_go_in_calls_of_25(stubbed: Any) -> None:
+    table, stubber, _ = stubbed
+    for _ in range(3):  # equal calls: the threads may take the answers in any order
+        stubber.add_response("batch_execute_statement", answer(*[None] * STATEMENTS_PER_CALL))
+    assert table.put_latest([vote(f"u{i}") for i in range(3 * STATEMENTS_PER_CALL)]) == []
+    assert table.calls == 3
+    stubber.assert_no_pending_responses()
