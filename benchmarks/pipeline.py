@@ -9,7 +9,10 @@ local/ceiling ratio of each round (the two ran back to back, on the same machine
 1. ceiling: a bare ASGI app (uvicorn, httptools + uvloop, as many processes as `votectl up`
    runs gateways) that reads the body and answers 202;
 2. local:   a real `votectl up`; persisted votes/s = accepted / (load + drain), nothing lost;
-3. moto:    the same handlers over SQS + DynamoDB on a moto server (the common Python baseline).
+3. local-jwt: the same with `--auth jwt` (dev secret): every request carries a bearer token the
+   gateway verifies, and votes carry no user_id (the token's sub fills it); its ratio to
+   `local` is printed run by run;
+4. moto:    the same handlers over SQS + DynamoDB on a moto server (the common Python baseline).
 
 Traffic goes to 127.0.0.1 only. Runtime is bounded: about runs x rows x (seconds + drain).
 """
@@ -34,6 +37,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from votectl.local.auth import dev_secret, mint, read_secret  # noqa: E402
 from votectl.local.child import running_pipeline, stop  # noqa: E402
 from votectl.local.ops import LocalOperations  # noqa: E402
 from votectl.operations import drain  # noqa: E402
@@ -73,7 +77,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wrk(url: str, seconds: float, connections: int, per_request: int, run_id: str) -> Load:
+def wrk(
+    url: str,
+    seconds: float,
+    connections: int,
+    per_request: int,
+    run_id: str,
+    tokens: tuple[str, ...] = (),
+) -> Load:
     cmd = [
         "wrk",
         "-t2",
@@ -86,6 +97,7 @@ def wrk(url: str, seconds: float, connections: int, per_request: int, run_id: st
         "--",
         run_id,
         str(per_request),
+        *tokens,
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
     line = next((x for x in out.splitlines() if x.startswith("WRK ")), None)
@@ -145,11 +157,14 @@ def ceiling(seconds: float, connections: int, per_request: int) -> Sample:
 WORKERS = ["--workers", "1"]
 
 
-def local(seconds: float, connections: int, per_request: int) -> Sample:
+def local(seconds: float, connections: int, per_request: int, auth: bool = False) -> Sample:
     with tempfile.TemporaryDirectory(prefix="votectl-bench-") as tmp:
         data_dir = Path(tmp) / "local"
-        with running_pipeline(data_dir, *WORKERS) as url:
-            load = wrk(url, seconds, connections, per_request, os.urandom(4).hex())
+        extra = ("--auth", "jwt") if auth else ()
+        with running_pipeline(data_dir, *WORKERS, *extra) as url:
+            secret = read_secret(dev_secret(data_dir)) if auth else b""
+            tokens = tuple(mint(secret, f"bench-{n}", 3600) for n in range(2)) if auth else ()
+            load = wrk(url, seconds, connections, per_request, os.urandom(4).hex(), tokens)
             ops = LocalOperations(str(data_dir))
             drain_s = drain(ops, timeout=300)
             stored = ops.table_count(exact=True).count
@@ -217,11 +232,18 @@ def _count(ddb: Any) -> int:
     return sum(page["Count"] for page in pages)
 
 
+def local_jwt(seconds: float, connections: int, per_request: int) -> Sample:
+    return local(seconds, connections, per_request, auth=True)
+
+
 ROWS: dict[str, Callable[[float, int, int], Sample]] = {
     "ceiling": ceiling,
     "local": local,
+    "local-jwt": local_jwt,
     "moto": moto,
 }
+# (row, baseline): their ratio is printed run by run, the two having run back to back
+PAIRS = (("local", "ceiling"), ("local-jwt", "local"))
 
 
 def main() -> None:
@@ -229,7 +251,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="load time per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rows", default="ceiling,local,moto")
+    parser.add_argument("--rows", default="ceiling,local,local-jwt,moto")
     parser.add_argument("--moto-runs", type=int, default=1, help="runs of the slow moto row")
     parser.add_argument("--workers", type=int, default=1, help="`votectl up --workers` (local)")
     parser.add_argument("--sizes", default=f"1,{BATCH}", help="votes per request to run")
@@ -238,8 +260,8 @@ def main() -> None:
     rows = args.rows.split(",")
     sizes = [int(n) for n in args.sizes.split(",")]
     medians: dict[tuple[str, int], float] = {}
-    paired: dict[int, list[float]] = {}
-    print(f"{'row':<8} {'votes/req':>9} {'votes/s (median)':>17} {'runs':>30}  lost  drain  p99")
+    paired: dict[tuple[str, str, int], list[float]] = {}
+    print(f"{'row':<9} {'votes/req':>9} {'votes/s (median)':>17} {'runs':>30}  lost  drain  p99")
     for per_request in sizes:
         # Rows take turns run by run, so a shared machine's drift falls on all rows alike.
         samples: dict[str, list[Sample]] = {row: [] for row in rows}
@@ -248,9 +270,10 @@ def main() -> None:
                 if row == "moto" and (per_request == BATCH or run >= args.moto_runs):
                     continue  # minutes per run on moto; the single-vote row makes the point
                 samples[row].append(ROWS[row](args.seconds, args.connections, per_request))
-            if {"ceiling", "local"} <= set(rows):
-                pair = samples["local"][-1].votes_per_s / samples["ceiling"][-1].votes_per_s
-                paired.setdefault(per_request, []).append(pair)
+            for row, base in PAIRS:
+                if {row, base} <= set(rows):
+                    pair = samples[row][-1].votes_per_s / samples[base][-1].votes_per_s
+                    paired.setdefault((row, base, per_request), []).append(pair)
         for row, got in samples.items():
             if not got:
                 continue
@@ -258,19 +281,18 @@ def main() -> None:
             medians[row, per_request] = median
             each = ", ".join(f"{s.votes_per_s:,.0f}" for s in got)
             print(
-                f"{row:<8} {per_request:>9} {median:>17,.0f} {each:>30}"
+                f"{row:<9} {per_request:>9} {median:>17,.0f} {each:>30}"
                 f"  {sum(s.lost for s in got):>4}"
                 f"  {statistics.median(s.drain_s for s in got):5.2f}s"
                 f"  {statistics.median(s.p99_ms for s in got):.1f}ms",
                 flush=True,
             )
     for per_request in sizes:
-        local_ = medians.get(("local", per_request))
-        for other in ("ceiling", "moto"):
-            if local_ and medians.get((other, per_request)):
-                ratio = local_ / medians[other, per_request]
-                print(f"local / {other} ({per_request} vote(s)/request): {ratio:.2f}x", end="")
-                pairs = paired.get(per_request) if other == "ceiling" else None
+        for row, other in (*PAIRS, ("local", "moto")):
+            if medians.get((row, per_request)) and medians.get((other, per_request)):
+                ratio = medians[row, per_request] / medians[other, per_request]
+                print(f"{row} / {other} ({per_request} vote(s)/request): {ratio:.2f}x", end="")
+                pairs = paired.get((row, other, per_request))
                 if pairs:
                     each = ", ".join(f"{r:.2f}" for r in pairs)
                     print(f"; run by run {each} (median {statistics.median(pairs):.2f}x)", end="")

@@ -1,5 +1,8 @@
--- wrk script: POST /votes with distinct votes. Args (after --): run id, votes per request.
+-- wrk script: POST /votes with distinct votes. Args (after --): run id, votes per request,
+-- then optionally bearer tokens (thread n sends token n).
 -- Every vote has its own user id (run id, thread, counter), so every accepted vote is distinct.
+-- With a token the votes carry no user_id (the endpoint takes the token's sub) and the counter
+-- goes into the title id instead, so they stay distinct.
 -- done() prints one line "WRK {json}" that benchmarks/pipeline.py reads.
 local threads = 0
 function setup(thread)
@@ -7,18 +10,27 @@ function setup(thread)
   thread:set("tid", threads)
 end
 
-local counter, prefix, batch = 0, "", 1
+local counter, prefix, batch, token = 0, "", 1, nil
 local aspects = { "overall", "story", "acting", "visuals", "sound" }
 local headers = { ["Content-Type"] = "application/json" }
 
 function init(args)
   prefix = (args[1] or "run") .. "-t" .. tid .. "-"
   batch = tonumber(args[2] or "1")
+  local tokens = #args - 2
+  if tokens > 0 then
+    token = args[3 + (tid - 1) % tokens]
+    headers["Authorization"] = "Bearer " .. token
+  end
   math.randomseed(tid)
 end
 
 local function vote()
   counter = counter + 1
+  if token then
+    return string.format('{"title_id":"tt%s%d","aspect":"%s","score":%d}',
+      prefix, counter, aspects[math.random(1, 5)], math.random(1, 5))
+  end
   return string.format('{"user_id":"%s%d","title_id":"tt%d","aspect":"%s","score":%d}',
     prefix, counter, math.random(1, 1000), aspects[math.random(1, 5)], math.random(1, 5))
 end

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from lambdas.contract import MAX_BODY_BYTES, Invalid, Problem, decode_request, pack
+from lambdas.identity import Forbidden, claim_votes
 from lambdas.log import function_logger, log_fields
 from lambdas.ports import Handler, MessageQueue, QueueUnavailable, built_at_init
 
@@ -77,9 +78,11 @@ def make_handler(queue: MessageQueue) -> Handler:
             body = _body(event)
             if len(body) > MAX_BODY_BYTES:
                 return _error(413, f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
-            votes = decode_request(body)
+            votes = decode_request(claim_votes(event, body))
         except Invalid as exc:
             return _error(400, exc.error, exc.problems)
+        except Forbidden as exc:
+            return _error(403, exc.error, exc.problems)
         now = datetime.now(UTC)
         for vote in votes:
             if vote.voted_at is None:

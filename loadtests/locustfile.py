@@ -13,6 +13,8 @@ Custom arguments (also in the web UI)::
     --summary-file PATH              write the end-of-run summary as JSON: votes, distinct
                                      votes, requests, p50/p99 and errors, all final (Locust's
                                      --csv files are rewritten once a second, not at shutdown)
+    --token-file FILE | --jwt-secret-file FILE
+                                     bearer tokens for an endpoint with auth jwt (see _auth.py)
 
 Votes accepted are counted from each 202 through the ``request`` event (a batch counts its
 votes); workers send their counts to the master with every stats report. Locust loads this
@@ -33,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gevent
+from _auth import Identity, Tokens, add_arguments, token_cases
 from _shapes import SHAPES, Stage, plan, tick
 from _tally import Tally, Totals
 from _traffic import Vote, VoteSource, batch_json, id_prefix
@@ -62,6 +65,7 @@ def _arguments(parser: Any) -> None:
     group.add_argument("--batch-size", type=int, default=100, help="votes per BatchVoter request")
     group.add_argument("--run-id", default="", help="user id namespace (default: random)")
     group.add_argument("--summary-file", default="", help="write the run summary JSON here")
+    add_arguments(group)
 
 
 # --- per-process state ------------------------------------------------------------------------
@@ -143,6 +147,7 @@ def _error_text(error: Any) -> str:
 
 
 run = _Run()
+tokens = Tokens()  # this process's bearer tokens, if the endpoint wants them
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -151,13 +156,21 @@ run = _Run()
 class _Voter(FastHttpUser):
     abstract = True
     wait_time = constant(0)
+    identity: Identity | None = None
+
+    def on_start(self) -> None:
+        self.identity = tokens.take(run.source.next_user())
 
     def send(self, votes: list[Vote], body: str, name: str) -> None:
+        headers = _JSON
+        if self.identity is not None:  # every vote is the token's sub
+            votes, body = self.identity.own(votes, body)
+            headers = self.identity.headers
         # the identities ride in the request context; _on_request counts them on a 202
         self.client.post(
             "/votes",
             data=body,
-            headers=_JSON,
+            headers=headers,
             name=name,
             context={"votes": [v.identity for v in votes]},
         )
@@ -233,15 +246,24 @@ class BadClient(FastHttpUser):
 
     weight = 1
     wait_time = constant(0)
-    _kinds = sorted(BAD_REQUESTS)
+    cases: dict[str, tuple[str, str, str | None, int, dict[str, str]]] = {
+        kind: (*request, _JSON) for kind, request in BAD_REQUESTS.items()
+    }
+    _kinds = sorted(cases)
+
+    def on_start(self) -> None:
+        identity = tokens.take(run.source.next_user())
+        if identity is not None:  # a good token on the malformed requests, plus bad tokens
+            self.cases = token_cases(BAD_REQUESTS, identity, tokens)
+            self._kinds = sorted(self.cases)
 
     @tag("bad")
     @task
     def malformed(self) -> None:
         kind = random.choice(self._kinds)
-        method, path, body, expected = BAD_REQUESTS[kind]
+        method, path, body, expected, headers = self.cases[kind]
         with self.client.request(
-            method, path, data=body, headers=_JSON, name=f"bad: {kind}", catch_response=True
+            method, path, data=body, headers=headers, name=f"bad: {kind}", catch_response=True
         ) as response:
             if response.status_code == expected:
                 response.success()
@@ -317,6 +339,9 @@ def _on_init(environment: Environment, runner: Any, web_ui: Any = None, **_: Any
         _usage_error(f"--batch-size must be 1-{MAX_BATCH}, got {options.batch_size}")
     if options.titles < 1 or options.zipf_s < 0:
         _usage_error("--titles must be >= 1 and --zipf-s >= 0")
+    token_error = tokens.configure(options)
+    if token_error:
+        _usage_error(token_error)
     if isinstance(runner, WorkerRunner):
         return  # run id and shape come from the master
     options.run_id = options.run_id or uuid.uuid4().hex[:8]

@@ -63,6 +63,13 @@ class Stage:
     message_retention_days: int = 14
     alarm_email: str | None = None
     front_door: str = "http-api"  # or "function-url"
+    # authenticated votes (both targets; see votectl/local/auth.py and the template's Auth)
+    auth: str = "none"  # "none" | "jwt"
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks: str | None = None  # local: a JWKS file or URL
+    jwt_secret_file: str | None = None  # local: an HS256 secret (development)
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def is_local(self) -> bool:
@@ -115,6 +122,10 @@ def _kind(key: str) -> type:
 def _coerce(stage: str, key: str, value: Any) -> Any:
     if key not in _FIELDS or key == "name":
         raise ConfigError(f"stage {stage!r}: unknown setting {key!r}")
+    if isinstance(_FIELDS[key].default, tuple):  # a list of strings (votectl.toml or flags)
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"stage {stage!r}: {key} must be a list of strings, got {value!r}")
+        return tuple(value)
     expected = _kind(key)
     if expected is bool:
         if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
@@ -145,6 +156,8 @@ def validate(stage: Stage) -> Stage:
         raise bad(f"runtime must be one of {', '.join(RUNTIMES)}, got {stage.runtime!r}")
     if stage.front_door not in FRONT_DOORS:
         raise bad(f"front_door must be {' or '.join(FRONT_DOORS)}, got {stage.front_door!r}")
+    if stage.auth not in ("none", "jwt"):
+        raise bad(f"auth must be none or jwt, got {stage.auth!r}")
     if 0 < stage.table_max_write_units < stage.table_warm_write_units:
         raise bad("table_warm_write_units must not exceed table_max_write_units")
     email = stage.alarm_email

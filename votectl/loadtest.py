@@ -61,6 +61,10 @@ class LoadSettings:
     html: Path | None = None  # default: <report_dir>/report.html
     verify: bool = True
     drain_timeout: float = 300.0
+    token_file: Path | None = None  # bearer tokens, one per line
+    jwt_secret_file: Path | None = None  # or: users mint HS256 tokens with this secret
+    jwt_issuer: str | None = None  # claims of minted tokens (the loadtests' defaults if None)
+    jwt_audience: str | None = None
     max_failure_ratio: float = 0.0  # failed requests / requests above this fail the run
 
 
@@ -81,6 +85,11 @@ class LoadSettings:
         if not 0 <= self.max_failure_ratio <= 1:
             raise UsageError(f"--max-failure-ratio must be 0-1, got {self.max_failure_ratio:g}")
         parse_duration(self.duration)
+        if self.token_file and self.jwt_secret_file:
+            raise UsageError("give --token-file or --jwt-secret-file, not both")
+        for path in (self.token_file, self.jwt_secret_file):
+            if path is not None and not path.is_file():
+                raise UsageError(f"no such file: {path}")
 
     @property
     def html_path(self) -> Path:
@@ -292,6 +301,13 @@ def locust_command(url: str, settings: LoadSettings) -> list[str]:
     }
     if settings.batch_size is not None:
         options["--batch-size"] = str(settings.batch_size)
+    tokens = {
+        "--token-file": settings.token_file,
+        "--jwt-secret-file": settings.jwt_secret_file,
+        "--jwt-issuer": settings.jwt_issuer if settings.jwt_secret_file else None,
+        "--jwt-audience": settings.jwt_audience if settings.jwt_secret_file else None,
+    }
+    options |= {flag: str(value) for flag, value in tokens.items() if value is not None}
     flags = [part for pair in options.items() for part in pair]
     return [
         sys.executable,

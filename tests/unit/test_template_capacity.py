@@ -192,7 +192,9 @@ def test_the_front_door_is_the_http_api_or_the_function_url() -> None:
         k for k, v in template["Resources"].items() if v["Type"].startswith("AWS::ApiGatewayV2::")
     }
     assert {"HttpApi", "HttpApiStage", "VotesRoute", "ReceiverIntegration"} <= api
-    for logical in api | {"ReceiverInvokePermission", "HttpApiAccessLogGroup", "HttpApi5xxAlarm"}:
+    # the JWT authorizer's condition JwtAuth includes UseHttpApi (tests/unit/test_template_auth.py)
+    plain = api - {"JwtAuthorizer"}
+    for logical in plain | {"ReceiverInvokePermission", "HttpApiAccessLogGroup", "HttpApi5xxAlarm"}:
         assert template["Resources"][logical]["Condition"] == "UseHttpApi", logical
     url = template["Resources"]["ReceiverUrl"]
     assert url["Condition"] == "UseFunctionUrl" and url["Properties"]["AuthType"] == "NONE"

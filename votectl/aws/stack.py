@@ -80,6 +80,7 @@ def check_stage(stage: Stage) -> None:
             f" 6x the consumer timeout ({consumer}s)",
             hint=f"set visibility_timeout to at least {6 * consumer}",
         )
+    _check_auth(stage)
     for name in ("processor", "writer"):
         reserved = getattr(stage, f"{name}_reserved_concurrency")
         maximum = getattr(stage, f"{name}_max_concurrency")
@@ -95,6 +96,25 @@ def check_stage(stage: Stage) -> None:
                 f"stage {stage.name!r}: {name}_batch_size {size} needs {name}_batch_window >= 1",
                 hint="SQS event sources take more than 10 records only with a batching window",
             )
+
+
+def _check_auth(stage: Stage) -> None:
+    """API Gateway's JWT authorizer needs an https issuer (it fetches the JWKS from its OIDC
+    discovery document) and an audience."""
+    if any("," in origin for origin in stage.cors_origins):
+        raise ConfigError(f"stage {stage.name!r}: a cors_origins entry contains a comma")
+    if stage.auth != "jwt":
+        return
+    if stage.front_door != "http-api":  # a Function URL has no JWT authorizer
+        raise ConfigError(
+            f"stage {stage.name!r}: auth jwt needs front_door http-api (its JWT authorizer)",
+            hint="a Lambda Function URL cannot verify JWTs; use the HTTP API front door",
+        )
+    if not (stage.jwt_issuer or "").startswith("https://") or not stage.jwt_audience:
+        raise ConfigError(
+            f"stage {stage.name!r}: auth jwt needs jwt_issuer (an https URL) and jwt_audience",
+            hint="set them in votectl.toml; keys come from the issuer's JWKS, not from files",
+        )
 
 
 def stack_parameters(stage: Stage, bundle: Bundle, bucket: str) -> dict[str, str]:
@@ -136,6 +156,10 @@ def stack_parameters(stage: Stage, bundle: Bundle, bucket: str) -> dict[str, str
         "TableDeletionProtection": "true" if stage.table_deletion_protection else "false",
         "AlarmEmail": stage.alarm_email or "",
         "FrontDoor": stage.front_door,
+        "Auth": stage.auth,
+        "JwtIssuer": stage.jwt_issuer or "",
+        "JwtAudience": stage.jwt_audience or "",
+        "CorsOrigins": ",".join(stage.cors_origins),
     }
     return {k: str(v) for k, v in values.items()}
 

@@ -33,6 +33,13 @@ UserClass = Annotated[
 BatchSize = Annotated[int | None, typer.Option(help="Votes per BatchVoter request (1-500).")]
 ReportDir = Annotated[Path, typer.Option(help="Where Locust's CSV and HTML reports go.")]
 Html = Annotated[Path | None, typer.Option(help="HTML report \\[default: REPORT_DIR/report.html].")]
+TokenFile = Annotated[
+    Path | None, typer.Option(help="Bearer tokens, one per line (`votectl token --count N`).")
+]
+JwtSecretFile = Annotated[
+    Path | None,
+    typer.Option(help="Users mint HS256 tokens with this secret (the stage's issuer/audience)."),
+]
 MaxFailureRatio = Annotated[
     float,
     typer.Option(
@@ -59,6 +66,8 @@ def loadtest(
     report_dir: ReportDir = Path("loadtest-report"),
     html: Html = None,
     verify: Verify = True,
+    token_file: TokenFile = None,
+    jwt_secret_file: JwtSecretFile = None,
     max_failure_ratio: MaxFailureRatio = 0.0,
     as_json: JsonOut = False,
 ) -> None:
@@ -77,6 +86,10 @@ def loadtest(
         report_dir=report_dir,
         html=html,
         verify=verify,
+        token_file=token_file,
+        jwt_secret_file=jwt_secret_file,
+        jwt_issuer=stage.jwt_issuer,
+        jwt_audience=stage.jwt_audience,
         max_failure_ratio=max_failure_ratio,
     )
     result = run(stage, settings, _progress)

@@ -10,8 +10,24 @@ from rich.markup import escape
 from votectl.cli.options import DataDir, JsonOut
 from votectl.cli.render import results_table
 from votectl.config import LOCAL, load_stage
-from votectl.errors import PipelineFailed
-from votectl.output import StatusLine, emit, err, table
+from votectl.errors import PipelineFailed, UsageError
+from votectl.output import StatusLine, emit, err, table, warn
+
+AuthMode = Annotated[
+    str | None, typer.Option("--auth", help="none or jwt \\[default: the stage's, else none].")
+]
+JwtIssuer = Annotated[
+    str | None, typer.Option(help="Required iss claim \\[default: votectl-local].")
+]
+JwtAudience = Annotated[str | None, typer.Option(help="Required aud claim \\[default: votectl].")]
+JwtJwks = Annotated[str | None, typer.Option(help="JWKS file or URL (RS256/ES256 keys).")]
+JwtSecretFile = Annotated[
+    str | None,
+    typer.Option(help="HS256 secret file \\[default: DATA_DIR/jwt-secret, made on first use]."),
+]
+CorsOrigin = Annotated[
+    list[str] | None, typer.Option("--cors-origin", help="Repeatable: a browser origin to allow.")
+]
 
 
 def up(
@@ -41,12 +57,30 @@ def up(
         ),
     ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live status line.")] = False,
+    auth: AuthMode = None,
+    jwt_issuer: JwtIssuer = None,
+    jwt_audience: JwtAudience = None,
+    jwt_jwks: JwtJwks = None,
+    jwt_secret_file: JwtSecretFile = None,
+    cors_origin: CorsOrigin = None,
 ) -> None:
     """Run the pipeline on this machine until Ctrl-C: endpoint, queues, pollers, table."""
+    from votectl.local.auth import auth_settings, exposure_warning
     from votectl.local.chaos import parse_chaos
     from votectl.local.supervisor import UpSettings, run_up
 
-    stage = load_stage(LOCAL, data_dir=data_dir)
+    stage = load_stage(
+        LOCAL,
+        data_dir=data_dir,
+        auth=auth,
+        jwt_issuer=jwt_issuer,
+        jwt_audience=jwt_audience,
+        jwt_jwks=jwt_jwks,
+        jwt_secret_file=jwt_secret_file,
+        cors_origins=tuple(cors_origin) if cors_origin else None,
+    )
+    if (jwt_issuer or jwt_audience or jwt_jwks or jwt_secret_file) and stage.auth != "jwt":
+        raise UsageError("--jwt-* options need auth jwt", hint="add --auth jwt")
     settings = UpSettings(
         host=host,
         port=port,
@@ -55,9 +89,13 @@ def up(
         max_receive_count=max_receive_count,
         chaos=parse_chaos(chaos or []),
         workers=workers,
+        auth=auth_settings(stage),
     )
     if visibility_timeout <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--visibility-timeout")
+    exposed = exposure_warning(host, settings.auth.mode)
+    if exposed:
+        warn(exposed)
 
     def ready(url: str) -> None:
         err.print(

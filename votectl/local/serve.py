@@ -18,6 +18,8 @@ from typing import Any
 import uvicorn
 
 from lambdas import receiver
+from votectl.local.auth import AuthSettings
+from votectl.local.authorizer import guard
 from votectl.local.chaos import chaotic
 from votectl.local.gateway import Gateway, GroupCommitQueue
 from votectl.local.layout import Layout
@@ -34,6 +36,7 @@ class GatewaySpec:
     visibility_timeout: float = 30.0
     max_receive_count: int = 3
     extra: dict[str, Any] = field(default_factory=dict)
+    auth: AuthSettings = AuthSettings()
 
 
 class _Server(uvicorn.Server):
@@ -81,7 +84,8 @@ async def _serve(
         checkpoints=False,  # the processor's garbage collection checkpoints the inbox
     )
     queue = GroupCommitQueue(votes, asyncio.get_running_loop())
-    gateway = Gateway(chaotic("receiver", receiver.make_handler(queue), spec.chaos), queue)
+    handler = chaotic("receiver", receiver.make_handler(queue), spec.chaos)
+    gateway = Gateway(guard(handler, spec.auth), queue)  # API Gateway's CORS and authorizer
     config = uvicorn.Config(
         gateway,
         loop="none",

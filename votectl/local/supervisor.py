@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from votectl.errors import AlreadyRunning, PipelineFailed, UsageError
+from votectl.local.auth import AuthSettings
 from votectl.local.layout import Layout
 from votectl.local.logfiles import child_main
 from votectl.local.poller import PollerSpec, run_poller
@@ -51,6 +52,7 @@ class UpSettings:
     chaos: dict[str, float] = field(default_factory=dict)
     batch_size: int = 1000
     workers: int = 1
+    auth: AuthSettings = AuthSettings()
 
 
 @contextlib.contextmanager
@@ -199,6 +201,7 @@ def run_up(
                         settings.chaos.get("receiver", 0.0),
                         settings.visibility_timeout,
                         settings.max_receive_count,
+                        auth=settings.auth,
                     ),
                     sock,
                     ready[n],

@@ -1,0 +1,76 @@
+"""The voter's identity from a verified token: JWT authorizer claims -> the votes' user_id.
+
+A route with an HTTP API JWT authorizer hands the verified claims to the function at
+``requestContext.authorizer.jwt.claims`` (payload format 2.0, every value a string); locally the
+gateway verifies the token and puts them in the same place. With claims, every vote of the
+request belongs to the token's ``sub``: a vote without ``user_id`` gets it, and a vote naming
+another user refuses the whole request (403, nothing stored). Without an authorizer block (stage
+``auth = "none"``) the body's ``user_id`` stands. Runs before validation, on the raw body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from lambdas.contract import Problem
+
+__all__ = ["Forbidden", "claim_votes", "token_subject"]
+
+_decode = msgspec.json.decode
+_encode = msgspec.json.encode
+
+
+class Forbidden(Exception):
+    """A verified caller asking for what its token does not grant (HTTP 403)."""
+
+    def __init__(self, error: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.problems = problems or []
+
+
+def token_subject(event: dict[str, Any]) -> str | None:
+    """The verified ``sub`` claim, or None when no JWT authorizer ran on the request."""
+    authorizer = event.get("requestContext", {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims")
+    if claims is None:
+        return None
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip():
+        raise Forbidden("the token has no sub claim, so it names no voter")
+    return sub.strip()
+
+
+def claim_votes(event: dict[str, Any], body: bytes) -> bytes:
+    """``body`` with every vote's user_id set to the token's subject; Forbidden if one differs.
+
+    Without a token the body is returned as it came; a body that is not JSON, or not votes, is
+    returned too, for the contract to explain.
+    """
+    sub = token_subject(event)
+    if sub is None:
+        return body
+    try:
+        raw = _decode(body)
+    except msgspec.DecodeError:
+        return body
+    batch = isinstance(raw, dict) and isinstance(raw.get("votes"), list)
+    votes = raw["votes"] if batch else [raw]
+    filled = False
+    problems: list[Problem] = []
+    for index, vote in enumerate(votes):
+        if not isinstance(vote, dict):
+            continue
+        given = vote.get("user_id")
+        if given is None and "user_id" not in vote:
+            vote["user_id"] = sub
+            filled = True
+        elif isinstance(given, str) and given.strip() != sub:
+            problems.append(
+                Problem("is not the token's subject", index if batch else None, "user_id")
+            )
+    if problems:
+        raise Forbidden("a vote's user_id differs from the token's subject", problems)
+    return _encode(raw) if filled else body

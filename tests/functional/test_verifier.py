@@ -1,0 +1,114 @@
+"""``Verifier`` (PyJWS + its own claim checks) agrees with PyJWT's full decode, token by token."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+
+from votectl.errors import ConfigError
+from votectl.local.auth import AuthSettings, Unauthorized, Verifier
+
+SECRET = b"k" * 40
+NOW = int(time.time())
+GOOD = {"sub": "ana", "iss": "votectl-local", "aud": "votectl", "iat": NOW, "exp": NOW + 60}
+
+
+def variant(**changes: Any) -> dict[str, Any]:
+    return {k: v for k, v in {**GOOD, **changes}.items() if v is not None}
+
+
+CASES = {
+    "good": variant(),
+    "aud in a list": variant(aud=["other", "votectl"]),
+    "aud list without ours": variant(aud=["other"]),
+    "aud a number": variant(aud=7),
+    "float exp": variant(exp=NOW + 60.5),
+    "expired": variant(exp=NOW - 1),
+    "exp a string": variant(exp=str(NOW + 60)),
+    "exp true": variant(exp=True),
+    "no exp": variant(exp=None),
+    "nbf ahead": variant(nbf=NOW + 600),
+    "nbf passed": variant(nbf=NOW - 5),
+    "nbf null": {**GOOD, "nbf": None},
+    "iat ahead": variant(iat=NOW + 600),
+    "iat a string": variant(iat="yesterday"),
+    "wrong issuer": variant(iss="votectl-local "),
+    "no iss": variant(iss=None),
+    "no aud": variant(aud=None),
+    "no sub": variant(sub=None),
+    "extra claims": variant(scope="votes/write", groups=["a", "b"]),
+}
+
+
+# where we are stricter on purpose: RFC 7519 dates are JSON numbers; PyJWT 2.10 takes int("...")
+# and raises TypeError (not a PyJWTError: a 500 in a gateway) on a null nbf
+STRICTER = {"exp a string", "nbf null"}
+
+
+@pytest.fixture(scope="module")
+def verifier(tmp_path_factory: pytest.TempPathFactory) -> Verifier:
+    path = tmp_path_factory.mktemp("keys") / "secret"
+    path.write_bytes(SECRET)
+    return Verifier(AuthSettings("jwt", secret_file=str(path)))
+
+
+def pyjwt_accepts(token: str) -> bool:
+    try:
+        jwt.decode(
+            token, SECRET, algorithms=["HS256"], audience="votectl", issuer="votectl-local",
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )  # fmt: skip
+    except (jwt.PyJWTError, TypeError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("kind", CASES)
+def test_the_verifier_accepts_exactly_what_pyjwt_decode_accepts(
+    verifier: Verifier, kind: str
+) -> None:
+    token = jwt.encode(CASES[kind], SECRET, "HS256")
+    try:
+        claims = verifier.verify(token)
+    except Unauthorized:
+        ours = False
+    else:
+        ours = True
+        assert claims["sub"] == "ana"
+    if kind in STRICTER:
+        assert not ours
+    else:
+        assert ours == pyjwt_accepts(token), kind
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "a.b",
+        "a.b.c.d",
+        jwt.encode(GOOD, SECRET, "HS384"),
+        jwt.encode(GOOD, b"z" * 40, "HS256"),
+        jwt.encode(GOOD, SECRET, "HS256", headers={"b64": False}),
+        jwt.api_jws.encode(b"[1, 2]", SECRET, "HS256"),
+        jwt.api_jws.encode(b"not json", SECRET, "HS256"),
+    ],
+)
+def test_what_is_not_a_good_token_is_unauthorized(verifier: Verifier, token: str) -> None:
+    with pytest.raises(Unauthorized):
+        verifier.verify(token)
+
+
+def test_a_verifier_without_keys_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="needs keys"):
+        Verifier(AuthSettings("jwt"))
+
+
+def test_an_unreadable_jwks_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "jwks.json").write_text('{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}')
+    with pytest.raises(ConfigError, match="no RS256 or ES256"):
+        Verifier(AuthSettings("jwt", jwks=str(tmp_path / "jwks.json")))
