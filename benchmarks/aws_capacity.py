@@ -1,7 +1,7 @@
 """Per-invocation capacity of the real handlers under Lambda's CPU share. Not a test.
 
-    python benchmarks/aws_capacity.py [--runs 3] [--latency 0.004] [--memory 512]
-        [--writer-memory 512,1024] [--json]
+    python benchmarks/aws_capacity.py [--runs 3] [--latency 0.004] [--receiver-memory MB]
+        [--processor-memory MB] [--memory MB (both)] [--writer-memory 512,1024] [--json]
 
 Each handler runs in its own process capped to the CPU share Lambda gives its memory
 (memory/1769 of a core, through the CPU cgroup: v1 ``cpu.cfs_quota_us``, else v2 ``cpu.max``;
@@ -10,7 +10,7 @@ without either it runs uncapped and says so loudly). It is the real entry point
 127.0.0.1 (benchmarks/aws_stub.py) with ``AWS_ENDPOINT_URL``: DynamoDB and SQS answers after
 ``--latency`` seconds, a fraction of writes throttled as DynamoDB throttles them.
 
-It prints, at the default stage's memory (512 MB) and batch sizes:
+It prints, at the default stage's memory per function and batch sizes (votectl/config.py):
 - votes/s per invocation of receiver (single-vote requests; and 100-vote batches), processor
   (a batch of 1,000 single-vote messages) and writer (a full batch: 100 ready messages of
   ``VOTES_PER_READY_MESSAGE`` votes), for the writer on both write paths;
@@ -48,14 +48,18 @@ from aws_stub import Stub, StubSettings  # noqa: E402
 
 from lambdas.contract import Vote, pack  # noqa: E402
 from lambdas.envelope import VOTES_PER_READY_MESSAGE, pack_ready  # noqa: E402
+from votectl.config import Stage  # noqa: E402
 
 FULL_CORE_MB = 1769
 TABLE = "votes"
 VOTES_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/votes"
 READY_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/ready"
 # The default stage (votectl/config.py)
-TIMEOUT = {"receiver": 10, "processor": 30, "writer": 30}
-PROCESSOR_BATCH, WRITER_BATCH, MAX_RECEIVE_COUNT, WRITER_MAX_CONCURRENCY = 1000, 100, 5, 20
+DEFAULT = Stage()
+TIMEOUT = {f: getattr(DEFAULT, f"{f}_timeout") for f in ("receiver", "processor", "writer")}
+PROCESSOR_BATCH, WRITER_BATCH = DEFAULT.processor_batch_size, DEFAULT.writer_batch_size
+MAX_RECEIVE_COUNT = DEFAULT.max_receive_count
+WRITER_MAX_CONCURRENCY = DEFAULT.writer_max_concurrency
 GOAL_VOTES_PER_S = 40_000
 GB_S_PRICE_ARM = 0.0000133334
 
@@ -449,8 +453,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.004)
-    parser.add_argument("--memory", type=int, default=512, help="receiver and processor MB")
-    parser.add_argument("--writer-memory", default="512", help="comma-separated MB values")
+    parser.add_argument("--memory", type=int, help="receiver and processor MB (both)")
+    parser.add_argument("--receiver-memory", type=int, default=DEFAULT.receiver_memory)
+    parser.add_argument("--processor-memory", type=int, default=DEFAULT.processor_memory)
+    parser.add_argument(
+        "--writer-memory", default=str(DEFAULT.writer_memory), help="comma-separated MB values"
+    )
     parser.add_argument("--throttle", type=float, default=0.33)
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: small batches, one run (the tests')"
@@ -459,12 +467,14 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.runs = 1
+    if args.memory:
+        args.receiver_memory = args.processor_memory = args.memory
     writer_memories = [int(m) for m in args.writer_memory.split(",")]
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp, running_stub(args.latency) as (stub, url):
         bench = Bench(stub, url, Path(tmp), [], QUICK if args.quick else Sizes())
-        figures["receiver"] = receiver(bench, args.memory, args.runs)
-        figures["processor"] = processor(bench, args.memory, args.runs)
+        figures["receiver"] = receiver(bench, args.receiver_memory, args.runs)
+        figures["processor"] = processor(bench, args.processor_memory, args.runs)
         messages = bench.sizes.writer_messages
         sweep = [writer(bench, m, args.runs, "partiql", messages) for m in writer_memories]
         figures["writer"] = {**sweep[0], "by_memory": sweep}
@@ -472,7 +482,7 @@ def main() -> None:
             bench, writer_memories[0], 1, "putitem", bench.sizes.putitem_messages
         )
         figures["writer"]["throttled"] = throttled(bench, writer_memories[0], args.throttle)
-        figures["receiver"]["stalled_sqs"] = stalled_receiver(bench, args.memory)
+        figures["receiver"]["stalled_sqs"] = stalled_receiver(bench, args.receiver_memory)
         figures["latency_ms"] = args.latency * 1000
         figures["cpu_cap"] = sorted(set(bench.caps))
         figures["command"] = "python " + " ".join(["benchmarks/aws_capacity.py", *sys.argv[1:]])

@@ -34,9 +34,9 @@ class Stage:
     architecture: str = "arm64"
     runtime: str = "python3.14"
     # capacity: the `memory` key of votectl.toml sets all three memories at once
-    receiver_memory: int = 256
+    receiver_memory: int = 512
     processor_memory: int = 512
-    writer_memory: int = 1769
+    writer_memory: int = 1024
     receiver_reserved_concurrency: int = 0  # 0 = unreserved
     processor_reserved_concurrency: int = 0
     writer_reserved_concurrency: int = 0
@@ -48,7 +48,7 @@ class Stage:
     processor_max_concurrency: int = 20
     writer_batch_size: int = 100
     writer_batch_window: int = 1
-    writer_max_concurrency: int = 50
+    writer_max_concurrency: int = 20
     visibility_timeout: int = 180
     max_receive_count: int = 5
     throttle_rate: int = 5000

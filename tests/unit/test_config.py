@@ -71,7 +71,7 @@ def test_bad_settings_are_config_errors(tmp_path: Path, body: str, words: str) -
 def test_defaults_are_valid_and_size_the_stack() -> None:
     stage = validate(Stage(name="prod"))
     assert stage.runtime == "python3.14" and stage.front_door == "http-api"
-    assert (stage.receiver_memory, stage.processor_memory, stage.writer_memory) == (256, 512, 1769)
+    assert (stage.receiver_memory, stage.processor_memory, stage.writer_memory) == (512, 512, 1024)
     assert stage.table_deletion_protection is True and stage.message_retention_days == 14
     assert stage.alarm_email is None and stage.table_max_write_units == 0
 

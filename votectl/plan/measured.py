@@ -2,11 +2,8 @@
 
 They come from `python benchmarks/aws_capacity.py --json` (branch `lambdas`): each handler in a
 process capped to its memory's CPU share (memory/1769 of a core) against a stub AWS endpoint
-answering in 4 ms. Until that run is copied in, the figures below are ESTIMATES (``estimate`` is
-True and the plan says so): the writer's from issue 8 (989 votes/s per invocation on a full core
-with one conditional PutItem per vote) times 2.5 for the batched PartiQL path branch `lambdas`
-chose, the others scaled from `benchmarks/cost.py` (CPU per vote on a full core, x 1769/512 for
-a 512 MB share). ``Measured.from_benchmark`` reads that script's JSON (`votectl plan --figures`).
+answering in 4 ms (the run below, on the shared two-core machine). ``Measured.from_benchmark``
+reads that script's JSON (`votectl plan --figures FILE` plans with another run's figures).
 """
 
 from __future__ import annotations
@@ -86,13 +83,17 @@ class Measured:
 
 
 MEASURED = Measured(
-    receiver=FunctionFigures(512, 12_000.0, 12.0, 400),
-    processor=FunctionFigures(512, 30_000.0, 20.0, 600),
-    writer=FunctionFigures(1769, 2500.0, 20.0, 600),
-    write_calls_per_vote=0.04,  # BatchExecuteStatement: 25 statements a call
+    # `python benchmarks/aws_capacity.py --runs 3 --memory 512 --writer-memory 1024 --json`,
+    # medians of 3 runs: receiver 174 single-vote requests/s and 16,591 votes/s in 100-vote
+    # requests per invocation (solved: 5.74 ms a request + 2.8 us a vote); processor 41,423
+    # votes/s; writer (PartiQL, full batch of 25,000 votes) 5,628 votes/s, 0.044 calls a vote
+    receiver=FunctionFigures(512, 353_271.0, 5.74, 400),
+    processor=FunctionFigures(512, 41_423.0, 0.0, 600),
+    writer=FunctionFigures(1024, 5628.0, 0.0, 600),
+    write_calls_per_vote=0.044,  # BatchExecuteStatement: 25 statements a call
     vote_bytes=132,
     ready_message_votes=250,  # lambdas.envelope.VOTES_PER_READY_MESSAGE
-    command="python benchmarks/aws_capacity.py --json",
+    command="python benchmarks/aws_capacity.py --runs 3 --memory 512 --writer-memory 1024 --json",
     date="2026-11-27",
-    estimate=True,
+    estimate=False,
 )
