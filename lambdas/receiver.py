@@ -14,7 +14,14 @@ from typing import Any
 
 import msgspec
 
-from lambdas.contract import MAX_BODY_BYTES, Invalid, Problem, decode_request, pack
+from lambdas.contract import (
+    MAX_BODY_BYTES,
+    Invalid,
+    Problem,
+    decode_request,
+    pack,
+    require_json,
+)
 from lambdas.ports import Handler, MessageQueue, QueueUnavailable, built_on_first_call
 
 __all__ = ["handler", "make_handler"]
@@ -69,12 +76,13 @@ def make_handler(queue: MessageQueue) -> Handler:
             return _reply(200, {"status": "ok"})
         request_id = event.get("requestContext", {}).get("requestId", "")
         try:
+            require_json(event.get("headers"))
             body = _body(event)
             if len(body) > MAX_BODY_BYTES:
                 return _error(413, f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
             votes = decode_request(body)
         except Invalid as exc:
-            return _error(400, exc.error, exc.problems)
+            return _error(exc.status, exc.error, exc.problems)
         now = datetime.now(UTC)
         for vote in votes:
             if vote.voted_at is None:

@@ -31,9 +31,13 @@ def http_event(
     body: bytes | str | None,
     b64: bool = False,
     template: str = "apigw-http-api-v2.json",
+    content_type: str | None = "application/json",
 ) -> dict[str, Any]:
-    """A real HTTP API v2.0 (or Function URL) event, adapted: method, path, body."""
+    """A real HTTP API v2.0 (or Function URL) event, adapted: method, path, body, and the
+    content-type header a JSON client sends (None: none)."""
     event = copy.deepcopy(load_event(template))
+    if content_type is not None:
+        event["headers"]["content-type"] = content_type
     event["rawPath"] = path
     event["requestContext"]["http"]["method"] = method
     event["requestContext"]["http"]["path"] = path
