@@ -38,10 +38,20 @@ def up(
             help="Gateway processes sharing the port (more cores: more workers).", min=1, max=64
         ),
     ] = 1,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Seconds a connection may wait for a request.", min=0.1)
+    ] = 5.0,
+    request_timeout: Annotated[
+        float, typer.Option(help="Seconds a request may take to arrive (408 after).", min=0.1)
+    ] = 10.0,
+    max_connections: Annotated[
+        int, typer.Option(help="Open connections per gateway process.", min=16)
+    ] = 4096,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live status line.")] = False,
 ) -> None:
     """Run the pipeline on this machine until Ctrl-C: endpoint, queues, pollers, table."""
     from votectl.local.chaos import parse_chaos
+    from votectl.local.limits import Limits
     from votectl.local.supervisor import UpSettings, run_up
 
     stage = load_stage(LOCAL, data_dir=data_dir)
@@ -53,9 +63,15 @@ def up(
         max_receive_count=max_receive_count,
         chaos=parse_chaos(chaos or []),
         workers=workers,
+        limits=Limits(idle_timeout, request_timeout, max_connections=max_connections),
     )
     if visibility_timeout <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--visibility-timeout")
+    if not _loopback(host):
+        err.print(
+            f"[yellow]warning:[/] --host {host} lets other machines reach the endpoint; it has "
+            "no TLS and, unless configured, no authentication (the default is 127.0.0.1)"
+        )
 
     def ready(url: str) -> None:
         err.print(
@@ -69,6 +85,17 @@ def up(
             on_ready=ready,
         )
     err.print("votectl up: stopped")
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
 
 
 def _status_text(s: dict[str, Any]) -> str:

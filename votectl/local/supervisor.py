@@ -26,6 +26,7 @@ from typing import Any
 
 from votectl.errors import AlreadyRunning, PipelineFailed
 from votectl.local.layout import Layout
+from votectl.local.limits import Limits
 from votectl.local.poller import PollerSpec, run_poller
 from votectl.local.queue import SqliteQueue
 from votectl.local.serve import GatewaySpec, run_gateway
@@ -48,6 +49,7 @@ class UpSettings:
     chaos: dict[str, float] = field(default_factory=dict)
     batch_size: int = 1000
     workers: int = 1
+    limits: Limits = field(default_factory=Limits)
 
 
 @contextlib.contextmanager
@@ -148,6 +150,7 @@ def run_up(
                         settings.chaos.get("receiver", 0.0),
                         settings.visibility_timeout,
                         settings.max_receive_count,
+                        settings.limits,
                     ),
                     sock,
                     ready[n],
