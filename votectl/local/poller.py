@@ -7,9 +7,11 @@ a handler that raises fails the whole batch. After max receives a message moves 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,7 +95,9 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     """A poller process's main: poll until ``stop`` is set or the supervisor is gone.
 
     Signals are the supervisor's to handle; it sets ``stop`` and the current batch finishes.
-    ``rejected`` (a shared multiprocessing Value) counts the votes the handler rejected.
+    ``rejected`` (shared ``Counters``, a slot per stage) counts the votes the handler rejected.
+    A SQLite error (a full disk, say) fails the round, not the process: it is logged once per
+    streak and retried after a pause that doubles up to 5 s.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -103,18 +107,31 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     # first and the pollers catch up after, as the queues are there for.
     os.nice(POLLER_NICENESS)
 
+    slot = 0 if spec.stage == "processor" else 1
+
     def count(stage: str, n: int) -> None:
-        with rejected.get_lock():
-            rejected.value += n
+        rejected.add(slot, n)
 
     poller = build_poller(spec, count)
+    backoff = 0.0
     while not stop.is_set() and os.getppid() == parent:
         started = time.monotonic()
-        outcome = poller.poll_once()
+        try:
+            outcome = poller.poll_once()
+        except sqlite3.Error as exc:
+            if not backoff:
+                log.warning("cannot poll %s (%s); retrying", poller.queue.name, exc)
+            backoff = min(backoff * 2 or 0.1, 5.0)
+            stop.wait(backoff)
+            continue
+        if backoff:
+            log.warning("polling %s again", poller.queue.name)
+            backoff = 0.0
         pause = pause_after(outcome, spec, time.monotonic() - started)
         if pause:
             stop.wait(pause)
-    poller.queue.close()  # deletes the garbage it still holds
+    with contextlib.suppress(sqlite3.Error):
+        poller.queue.close()  # deletes the garbage it still holds
 
 
 def pause_after(outcome: BatchOutcome, spec: PollerSpec, elapsed: float) -> float:

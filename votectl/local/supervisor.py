@@ -15,16 +15,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import multiprocessing
 import os
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from votectl.errors import AlreadyRunning, PipelineFailed
+from votectl.local.flags import Counters, Flag
 from votectl.local.layout import Layout
 from votectl.local.limits import Limits
 from votectl.local.poller import PollerSpec, run_poller
@@ -33,6 +36,8 @@ from votectl.local.serve import GatewaySpec, run_gateway
 from votectl.local.table import SqliteVoteTable
 
 __all__ = ["UpSettings", "run_up"]
+
+log = logging.getLogger("votectl.up")
 
 GATEWAY_GRACE_SECONDS = 6.0
 POLLER_GRACE_SECONDS = 3.0
@@ -64,14 +69,23 @@ def _exclusive(layout: Layout) -> Iterator[None]:
 
 
 class _Group:
-    """Child processes of one kind: started, restarted if one dies, stopped together."""
+    """Child processes of one kind: started, restarted if one dies, stopped together.
+
+    A child that dies within ``_SETTLED_SECONDS`` of its start is restarted after a pause that
+    doubles up to ``_MAX_PAUSE_SECONDS`` (a full disk must not become a crash loop)."""
+
+    _SETTLED_SECONDS = 10.0
+    _MAX_PAUSE_SECONDS = 5.0
 
     def __init__(
         self, ctx: Any, labels: list[str], target: Callable[..., None], args: list[tuple[Any, ...]]
     ):
         self.ctx, self.labels, self.target, self.args = ctx, labels, target, args
-        self.stop_event = ctx.Event()
+        self.stop_event = Flag(ctx)  # no lock: a child killed in wait() cannot wedge set()
         self.procs: list[Any] = [None] * len(args)
+        self.started = [0.0] * len(args)
+        self.pause = [0.0] * len(args)
+        self.due = [0.0] * len(args)
         self.restarts = 0
 
     def start(self, i: int | None = None) -> None:
@@ -81,12 +95,32 @@ class _Group:
             )
             proc.start()
             self.procs[n] = proc
+            self.started[n] = time.monotonic()
 
-    def watch(self) -> None:
+    def watch(self) -> bool:
+        """Restart the dead children that are due; True if one was restarted."""
+        restarted = False
+        now = time.monotonic()
         for n, proc in enumerate(self.procs):
-            if not self.stop_event.is_set() and not proc.is_alive():
+            if self.stop_event.is_set() or proc.is_alive():
+                continue
+            if not self.due[n]:  # just found dead: restart now, or after a pause if it was young
+                young = now - self.started[n] < self._SETTLED_SECONDS
+                self.pause[n] = min(self.pause[n] * 2 or 0.25, self._MAX_PAUSE_SECONDS) * young
+                self.due[n] = now + self.pause[n]
+                if young:
+                    log.warning(
+                        "%s exited (%s) soon after starting; restarting in %.2g s",
+                        self.labels[n],
+                        proc.exitcode,
+                        self.pause[n],
+                    )
+            if now >= self.due[n]:
+                self.due[n] = 0.0
                 self.restarts += 1
                 self.start(n)
+                restarted = True
+        return restarted
 
     def pids(self) -> dict[str, int]:
         return {label: proc.pid for label, proc in zip(self.labels, self.procs, strict=True)}
@@ -136,8 +170,8 @@ def run_up(
         }
         ctx = multiprocessing.get_context("spawn")
         accepted = ctx.Array("q", settings.workers, lock=False)
-        rejected = ctx.Value("q", 0)
-        ready = [ctx.Event() for _ in range(settings.workers)]
+        rejected = Counters(ctx, 2)  # a slot per poller
+        ready = [Flag(ctx) for _ in range(settings.workers)]
         gateways = _Group(
             ctx,
             [f"gateway-{n}" for n in range(settings.workers)],
@@ -184,7 +218,10 @@ def run_up(
             _await_ready(ready, gateways, stopping)
             host, port = sock.getsockname()[:2]
             url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-            _write_up_file(layout, url, gateways, pollers)
+            if not _write_up_file(layout, url, gateways, pollers):
+                raise PipelineFailed(
+                    f"cannot write {layout.up_file}", hint="free space in the data dir's disk"
+                )
             if on_ready and not stopping:
                 on_ready(url)
             _supervise(layout, url, gateways, pollers, accepted, rejected, stopping, status)
@@ -207,11 +244,24 @@ def _await_ready(ready: list[Any], gateways: _Group, stopping: list[int]) -> Non
         time.sleep(0.01)
 
 
-def _write_up_file(layout: Layout, url: str, *groups: _Group) -> None:
-    """up.json: the URL, the supervisor's pid and each child's (rewritten after a restart)."""
+def _write_up_file(layout: Layout, url: str, *groups: _Group, quiet: bool = False) -> bool:
+    """up.json: the URL, the supervisor's pid and each child's (rewritten after a restart).
+
+    Replaced whole, never truncated in place; False (and a warning) if it could not be
+    written, a full disk say: the pipeline runs on and the caller tries again later."""
     processes = {label: pid for group in groups for label, pid in group.pids().items()}
     info = {"url": url, "pid": os.getpid(), "processes": processes}
-    layout.up_file.write_text(json.dumps(info))
+    temporary = layout.up_file.with_suffix(".json.tmp")
+    try:
+        temporary.write_text(json.dumps(info))
+        os.replace(temporary, layout.up_file)
+    except OSError as exc:
+        if not quiet:
+            log.warning("cannot write %s (%s); trying again", layout.up_file, exc.strerror or exc)
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        return False
+    return True
 
 
 def _supervise(
@@ -229,24 +279,29 @@ def _supervise(
 
     ops = LocalOperations(str(layout.root))
     last_accepted, last_time = 0, time.monotonic()
+    up_file_stale = False
     while not stopping:
         time.sleep(0.1)
-        restarts = gateways.restarts + pollers.restarts
-        gateways.watch()
-        pollers.watch()
-        if gateways.restarts + pollers.restarts != restarts:
-            _write_up_file(layout, url, gateways, pollers)
+        restarted = gateways.watch() | pollers.watch()
+        if restarted or up_file_stale:
+            up_file_stale = not _write_up_file(layout, url, gateways, pollers, quiet=up_file_stale)
         now = time.monotonic()
         if status is None or now - last_time < 1.0:
             continue
         total = sum(accepted)
+        try:
+            queues = {q.name: q.visible + q.in_flight + q.delayed for q in ops.queue_stats()}
+            stored = ops.table_count().count
+        except (sqlite3.Error, OSError) as exc:  # a full disk, say: report again next second
+            log.warning("status unavailable: %s", exc)
+            continue
         status(
             {
                 "accepted": total,
                 "accepted_per_s": (total - last_accepted) / (now - last_time),
-                "queues": {q.name: q.visible + q.in_flight + q.delayed for q in ops.queue_stats()},
-                "stored": ops.table_count().count,
-                "rejected": rejected.value,
+                "queues": queues,
+                "stored": stored,
+                "rejected": rejected.total(),
                 "restarts": gateways.restarts + pollers.restarts,
             }
         )
