@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.functional.conftest import Up, poll
+from tests.functional.conftest import Up, poll, votectl
 
 JSON = {"content-type": "application/json"}
 
@@ -155,3 +155,19 @@ def test_up_json_that_cannot_be_rewritten_does_not_stop_the_supervisor(
     _, err = up.proc.communicate(timeout=30)
     assert up.proc.returncode == 0
     assert "cannot write" in err
+
+
+def test_up_refuses_a_data_dir_whose_inbox_was_recreated(up_factory: Callable[..., Up]) -> None:
+    up = up_factory()
+    with up.client() as client:
+        batch = {"votes": [vote(f"r{i}") for i in range(100)]}
+        assert client.post("/votes", json=batch).status_code == 202
+    up.drained()
+    up.proc.send_signal(signal.SIGTERM)
+    up.proc.wait(timeout=30)
+    for path in up.data_dir.glob("votes-queue.db*"):
+        path.unlink()
+    result = votectl("up", "--port", "0", "--quiet", "--data-dir", str(up.data_dir))
+    assert result.returncode == 1
+    assert "votes-queue.db does not belong with votes-queue-state.db" in result.stderr
+    assert "Traceback" not in result.stderr

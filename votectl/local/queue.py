@@ -16,6 +16,12 @@ per-message visibility timeout and receive count, the move to the DLQ on the rec
 costs the same with a backlog of a million as with ten.
 
 A committed send survives ``kill -9`` of every process (see ``votectl.local.db.connect``).
+
+The two files know each other: the inbox holds a random identity made when it was created, and
+the state records the identity of the inbox it adopts from. Opening the state with another
+inbox (recreated, or restored from elsewhere), or with an inbox whose ids stop below the state's
+cursor (restored from an older copy), raises ``MismatchedFiles``: adopting from it would skip
+its messages, and the next sweep would delete them.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from votectl.errors import VotectlError
 from votectl.local.db import Transaction, connect
 from votectl.model import QueueStat
 
-__all__ = ["Message", "SqliteQueue", "StaleDataDir"]
+__all__ = ["MismatchedFiles", "Message", "SqliteQueue", "StaleDataDir"]
 
 log = logging.getLogger("votectl.queue")
 
@@ -46,6 +52,9 @@ CREATE TABLE IF NOT EXISTS inbox (
     visible_at INTEGER NOT NULL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS identity (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL);
+INSERT INTO identity SELECT 1, lower(hex(randomblob(16)))
+WHERE NOT EXISTS (SELECT 1 FROM identity);
 """
 _STATE = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -59,6 +68,7 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at);
 CREATE TABLE IF NOT EXISTS adopted (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox_identity (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT);
 """
 _SEND = "INSERT INTO inbox (sent_at, visible_at, body) SELECT ?1, ?2, value FROM json_each(?3)"
 _IDS = "SELECT value FROM json_each(?)"
@@ -75,6 +85,13 @@ _GC_BATCH = 2048  # inbox rows deleted per garbage collection
 
 class StaleDataDir(VotectlError):
     hint = "remove the data dir (or pass another --data-dir); queued messages in it are lost"
+
+
+class MismatchedFiles(VotectlError):
+    hint = (
+        "put back the inbox file that belongs with the state file; or, to start that queue "
+        "afresh, remove both (<queue>.db* and <queue>-state.db*): messages in them are lost"
+    )
 
 
 def _parse(receipt_handles: Sequence[str]) -> list[tuple[int, int]]:
@@ -178,8 +195,32 @@ class SqliteQueue:
                 con.close()
                 raise StaleDataDir(f"{self.state_path} was written by an earlier votectl")
             con.executescript(_STATE)
+            try:
+                self._check_belongs(con)
+            except BaseException:
+                con.close()
+                raise
             self._state_con = con
         return self._state_con
+
+    def _check_belongs(self, state: sqlite3.Connection) -> None:
+        """Raise MismatchedFiles unless the inbox is the one this state adopted from."""
+        (inbox_id,) = self._inbox.execute("SELECT id FROM identity").fetchone()
+        with Transaction(state):
+            row = state.execute("SELECT id FROM inbox_identity").fetchone()
+            if row is None:  # a new state, or one written before identities: adopt this inbox
+                state.execute("INSERT INTO inbox_identity VALUES (1, ?)", (inbox_id,))
+            cursor = state.execute("SELECT coalesce(max(last_id), 0) FROM adopted").fetchone()[0]
+        sequence = self._inbox.execute(
+            "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'inbox'"
+        ).fetchone()[0]
+        if row is not None and row[0] != inbox_id:
+            why = "was recreated, or comes from another data dir"
+        elif cursor > sequence:
+            why = f"ends at message {sequence}, but {self.state_path.name} adopted up to {cursor}"
+        else:
+            return
+        raise MismatchedFiles(f"{self.path} does not belong with {self.state_path.name}: it {why}")
 
     # --- sending ----------------------------------------------------------------------
 
