@@ -1,6 +1,7 @@
 """Receiver: HTTP API v2.0 event -> validate -> votes queue -> 202.
 
-Routes: POST /votes, GET /health. Anything a client sends gets a 2xx or 4xx with a JSON body;
+Routes: POST /votes, GET /health, GET /openapi.json (the contract, lambdas/openapi.py).
+Anything a client sends gets a 2xx or 4xx with a JSON body;
 a queue that cannot be reached gets 503 (retry), never a 500.
 """
 
@@ -28,7 +29,7 @@ __all__ = ["handler", "make_handler"]
 
 _encode = msgspec.json.Encoder().encode
 _JSON = {"content-type": "application/json"}
-_ROUTES = {"/votes": "POST", "/health": "GET"}
+_ROUTES = {"/votes": "POST", "/health": "GET", "/openapi.json": "GET"}
 
 
 def _reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -73,6 +74,10 @@ def make_handler(queue: MessageQueue) -> Handler:
                 405, f"{method} not allowed on {path}; use {allowed}", None, {"allow": allowed}
             )
         if allowed == "GET":
+            if path.startswith("/openapi.json"):
+                from lambdas.openapi import openapi
+
+                return _reply(200, openapi())
             return _reply(200, {"status": "ok"})
         request_id = event.get("requestContext", {}).get("requestId", "")
         try:
