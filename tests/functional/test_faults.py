@@ -176,3 +176,45 @@ def test_up_refuses_a_data_dir_whose_inbox_was_recreated(up_factory: Callable[..
     assert result.returncode == 1
     assert "votes-queue.db does not belong with votes-queue-state.db" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def stopped_with_votes(up: Up, n: int = 2000) -> None:
+    with up.client() as client:
+        for start in range(0, n, 500):
+            batch = {"votes": [vote(f"c{i}") for i in range(start, start + 500)]}
+            assert client.post("/votes", json=batch).status_code == 202
+    up.drained()
+    up.proc.send_signal(signal.SIGTERM)
+    up.proc.wait(timeout=30)
+
+
+def test_a_damaged_table_is_named_by_ops_and_stops_up(up_factory: Callable[..., Up]) -> None:
+    up = up_factory()
+    stopped_with_votes(up)
+    table = up.data_dir / "votes-table.db"
+    with open(table, "r+b") as f:  # garbage over the pages after the first two
+        f.seek(8192)
+        f.write(os.urandom(table.stat().st_size - 8192))
+    count = votectl("table", "count", "--data-dir", str(up.data_dir))
+    assert count.returncode == 1
+    assert f"{table}:" in count.stderr and "unexpected" not in count.stderr
+    started = votectl("up", "--port", "0", "--quiet", "--data-dir", str(up.data_dir))
+    assert started.returncode == 1
+    assert f"{table} is damaged" in started.stderr and "Traceback" not in started.stderr
+
+
+@pytest.fixture
+def read_only_dir(small_disk: Path) -> Iterator[Path]:
+    yield small_disk
+    subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=False)
+
+
+def test_ops_read_a_read_only_data_dir(up_factory: Callable[..., Up], read_only_dir: Path) -> None:
+    up = up_factory(data_dir=read_only_dir / "local")
+    stopped_with_votes(up, 500)
+    subprocess.run(["mount", "-o", "remount,ro", str(read_only_dir)], check=True)
+    assert up.stored() == 500
+    assert {q["name"]: q["visible"] for q in up.json("queue", "stats")["queues"]}["votes"] == 0
+    assert up.json("results", "t")["aspects"]["story"]["votes"] == 500
+    redrive = votectl("redrive", "--data-dir", str(up.data_dir))
+    assert redrive.returncode == 1 and "read-only" in redrive.stderr

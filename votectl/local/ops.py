@@ -1,9 +1,15 @@
 """The operations on the local target: they read the data dir's SQLite files directly, so
-they work whether or not `votectl up` is running."""
+they work whether or not `votectl up` is running, and on a read-only data dir. An error about a
+file names it (``DamagedFile``, ``ReadOnlyDataDir``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
 from votectl.errors import UsageError
+from votectl.local.db import ReadOnlyDataDir, naming, writable
 from votectl.local.layout import Layout
 from votectl.local.queue import SqliteQueue
 from votectl.local.table import SqliteVoteTable
@@ -13,47 +19,50 @@ from votectl.ops import Progress
 __all__ = ["LocalOperations"]
 
 QUEUES = ("votes", "ready")
+T = TypeVar("T")
 
 
 class LocalOperations:
     def __init__(self, data_dir: str) -> None:
         self.layout = Layout.of(data_dir)
 
-    def _queue(self, name: str) -> SqliteQueue:
-        path = self.layout.require().votes_db if name == "votes" else self.layout.ready_db
-        return SqliteQueue(path, name)
+    def _read_only(self) -> bool:
+        return not writable(self.layout.require().root)
+
+    def _queue_path(self, name: str) -> Path:
+        return self.layout.require().votes_db if name == "votes" else self.layout.ready_db
 
     def queue_stats(self) -> list[QueueStat]:
         stats: list[QueueStat] = []
         for name in QUEUES:
-            queue = self._queue(name)
-            try:
-                stats.extend(queue.stats())
-            finally:
-                queue.close()
+            path = self._queue_path(name)
+            with naming(path):
+                queue = SqliteQueue(path, name, read_only=self._read_only())
+                try:
+                    stats.extend(queue.stats())
+                finally:
+                    queue.close()
         return stats
 
+    def _read_table(self, read: Callable[[SqliteVoteTable], T]) -> T:
+        path = self.layout.require().table_db
+        with naming(path):
+            table = SqliteVoteTable(path, read_only=self._read_only())
+            try:
+                return read(table)
+            finally:
+                table.close()
+
     def table_count(self, exact: bool = False, on_progress: Progress | None = None) -> TableCount:
-        table = SqliteVoteTable(self.layout.require().table_db)
-        try:
-            return TableCount(table=table.name, count=table.count(), exact=True)
-        finally:
-            table.close()
+        count = self._read_table(SqliteVoteTable.count)
+        return TableCount(table=SqliteVoteTable.name, count=count, exact=True)
 
     def top_title(self) -> str | None:
         """The title with the most votes, if any."""
-        table = SqliteVoteTable(self.layout.require().table_db)
-        try:
-            return table.top_title()
-        finally:
-            table.close()
+        return self._read_table(SqliteVoteTable.top_title)
 
     def results(self, title_id: str) -> Results:
-        table = SqliteVoteTable(self.layout.require().table_db)
-        try:
-            return table.results(title_id)
-        finally:
-            table.close()
+        return self._read_table(lambda table: table.results(title_id))
 
     def redrive(
         self,
@@ -76,13 +85,17 @@ class LocalOperations:
             raise UsageError(
                 f"unknown queue {queue!r}", hint="queues: votes, ready (or their -dlq)"
             )
+        if self._read_only():
+            raise ReadOnlyDataDir(f"cannot redrive: {self.layout.root} is read-only")
         moves = []
         for name in names:
-            q = self._queue(name)
-            try:
-                moved = q.redrive()
-            finally:
-                q.close()
+            path = self._queue_path(name)
+            with naming(path):
+                q = SqliteQueue(path, name)
+                try:
+                    moved = q.redrive()
+                finally:
+                    q.close()
             if on_progress:
                 on_progress(f"{name}-dlq -> {name}", moved, moved)
             moves.append(QueueMove(dlq=f"{name}-dlq", source=name, moved=moved))

@@ -26,6 +26,7 @@ its messages, and the next sweep would delete them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import sqlite3
@@ -146,12 +147,13 @@ class SqliteQueue:
         max_receive_count: int = 3,
         lock_wait: float = 30.0,
         checkpoints: bool = True,
+        read_only: bool = False,
     ) -> None:
         """``lock_wait``: seconds a send waits for another process's lock on the inbox; 0
         raises ``Locked`` at once (the gateway's event loop retries later instead of blocking).
         ``checkpoints=False``: this sender leaves the inbox's WAL checkpoints (disk writes and
         syncs) to the consumers' garbage collection. The state file, opened on first use, is
-        only for consumers."""
+        only for consumers. ``read_only``: for ``stats`` on a data dir that cannot be written."""
         self.path = Path(path)
         self.state_path = self.path.with_name(f"{self.path.stem}-state.db")
         self.name = name
@@ -159,7 +161,8 @@ class SqliteQueue:
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
         self.arn = f"arn:aws:sqs:local:000000000000:{name}"
-        self._inbox = connect(self.path, _INBOX, lock_wait)
+        self._read_only = read_only
+        self._inbox = connect(self.path, _INBOX, lock_wait, read_only)
         if not checkpoints:
             self._inbox.execute("PRAGMA wal_autocheckpoint = 0")
         earlier = "SELECT 1 FROM sqlite_master WHERE name IN ('bodies', 'messages')"
@@ -189,12 +192,13 @@ class SqliteQueue:
     @property
     def _state(self) -> sqlite3.Connection:
         if self._state_con is None:
-            con = connect(self.state_path)
+            con = connect(self.state_path, read_only=self._read_only)
             columns = {row[1] for row in con.execute("PRAGMA table_info(messages)")}
             if columns and "receipt" not in columns:
                 con.close()
                 raise StaleDataDir(f"{self.state_path} was written by an earlier votectl")
-            con.executescript(_STATE)
+            if not self._read_only:
+                con.executescript(_STATE)
             try:
                 self._check_belongs(con)
             except BaseException:
@@ -206,9 +210,9 @@ class SqliteQueue:
     def _check_belongs(self, state: sqlite3.Connection) -> None:
         """Raise MismatchedFiles unless the inbox is the one this state adopted from."""
         (inbox_id,) = self._inbox.execute("SELECT id FROM identity").fetchone()
-        with Transaction(state):
+        with contextlib.nullcontext() if self._read_only else Transaction(state):
             row = state.execute("SELECT id FROM inbox_identity").fetchone()
-            if row is None:  # a new state, or one written before identities: adopt this inbox
+            if row is None and not self._read_only:  # new, or from before identities: adopt
                 state.execute("INSERT INTO inbox_identity VALUES (1, ?)", (inbox_id,))
             cursor = state.execute("SELECT coalesce(max(last_id), 0) FROM adopted").fetchone()[0]
         sequence = self._inbox.execute(

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from votectl.errors import AlreadyRunning, PipelineFailed
+from votectl.local.db import check_intact, naming
 from votectl.local.flags import Counters, Flag
 from votectl.local.layout import Layout
 from votectl.local.limits import Limits
@@ -160,8 +161,12 @@ def run_up(
     layout = Layout.of(settings.data_dir)
     with _exclusive(layout):
         for path, name in ((layout.votes_db, "votes"), (layout.ready_db, "ready")):
-            SqliteQueue.create(path, name)  # before the children race to
-        SqliteVoteTable(layout.table_db).close()
+            with naming(path):
+                SqliteQueue.create(path, name)  # before the children race to
+        with naming(layout.table_db):
+            SqliteVoteTable(layout.table_db).close()
+        for path in layout.files():  # a damaged file stops us here, named, not mid-run
+            check_intact(path)
         sock = _bind(settings.host, settings.port)
         stopping: list[int] = []
         handlers = {
