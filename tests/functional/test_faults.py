@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -218,3 +219,26 @@ def test_ops_read_a_read_only_data_dir(up_factory: Callable[..., Up], read_only_
     assert up.json("results", "t")["aspects"]["story"]["votes"] == 500
     redrive = votectl("redrive", "--data-dir", str(up.data_dir))
     assert redrive.returncode == 1 and "read-only" in redrive.stderr
+
+
+def test_a_table_damaged_while_running_stops_up_instead_of_answering_202(
+    up_factory: Callable[..., Up],
+) -> None:
+    up = up_factory()
+    with up.client() as client:
+        for n in range(4):
+            batch = {"votes": [vote(f"d{n}-{i}") for i in range(500)]}
+            assert client.post("/votes", json=batch).status_code == 202
+        up.drained()
+        table = up.data_dir / "votes-table.db"
+        con = sqlite3.connect(table)  # the pages into the file, so that readers meet the damage
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+        with open(table, "r+b") as f:
+            f.seek(8192)
+            f.write(os.urandom(table.stat().st_size - 8192))
+        os.kill(children(up)["writer"], signal.SIGKILL)  # a fresh writer reads the pages
+        client.post("/votes", json={"votes": [vote(f"e{i}") for i in range(500)]})
+    _, err = up.proc.communicate(timeout=60)
+    assert up.proc.returncode == 1
+    assert f"{table} is damaged" in err and "Traceback" not in err

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,9 +21,25 @@ from typing import Any
 from lambdas.batch import Count
 from votectl.local.queue import SqliteQueue
 
-__all__ = ["BatchOutcome", "Poller", "PollerSpec", "pause_after", "run_poller"]
+__all__ = [
+    "DAMAGED_EXIT",
+    "BatchOutcome",
+    "Poller",
+    "PollerSpec",
+    "damaged",
+    "pause_after",
+    "run_poller",
+]
 
 log = logging.getLogger("votectl.poller")
+DAMAGED_EXIT = 3  # a poller's exit code when a data file is damaged: the supervisor stops
+
+
+def damaged(exc: BaseException) -> bool:
+    """SQLite says a file is corrupt (not busy, full or read-only: those can pass)."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+
+
 POLLER_NICENESS = 10
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -49,6 +66,8 @@ class Poller:
             response = self.handler(event, None) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception as exc:  # the whole batch fails, as on Lambda
+            if damaged(exc):  # no retry can succeed: the runtime must stop, not fill the DLQ
+                raise
             log.warning(
                 "%s handler failed, batch of %d returns: %s", self.queue.name, len(messages), exc
             )
@@ -119,6 +138,9 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
         try:
             outcome = poller.poll_once()
         except sqlite3.Error as exc:
+            if damaged(exc):
+                log.error("stopping: a data file is damaged (%s)", exc)
+                sys.exit(DAMAGED_EXIT)
             if not backoff:
                 log.warning("cannot poll %s (%s); retrying", poller.queue.name, exc)
             backoff = min(backoff * 2 or 0.1, 5.0)

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from votectl.errors import AlreadyRunning, PipelineFailed
-from votectl.local.db import check_intact, naming
+from votectl.local.db import DamagedFile, check_intact, naming
 from votectl.local.flags import Counters, Flag
 from votectl.local.layout import Layout
 from votectl.local.limits import Limits
-from votectl.local.poller import PollerSpec, run_poller
+from votectl.local.poller import DAMAGED_EXIT, PollerSpec, run_poller
 from votectl.local.queue import SqliteQueue
 from votectl.local.serve import GatewaySpec, run_gateway
 from votectl.local.table import SqliteVoteTable
@@ -269,6 +269,14 @@ def _write_up_file(layout: Layout, url: str, *groups: _Group, quiet: bool = Fals
     return True
 
 
+def _stop_for_damage(layout: Layout) -> None:
+    """A poller found a data file damaged: stop (no more 202s for votes that cannot be
+    stored), naming the file. The queued votes stay in their files for after the repair."""
+    for path in layout.files():
+        check_intact(path)  # raises DamagedFile naming it
+    raise DamagedFile(f"a file in {layout.root} is damaged (see the pollers' log lines above)")
+
+
 def _supervise(
     layout: Layout,
     url: str,
@@ -287,6 +295,8 @@ def _supervise(
     up_file_stale = False
     while not stopping:
         time.sleep(0.1)
+        if DAMAGED_EXIT in (p.exitcode for p in pollers.procs):
+            _stop_for_damage(layout)
         restarted = gateways.watch() | pollers.watch()
         if restarted or up_file_stale:
             up_file_stale = not _write_up_file(layout, url, gateways, pollers, quiet=up_file_stale)
