@@ -261,7 +261,10 @@ def _without_leap_second(item: Any) -> Any:
 
 def _convert_each(body: bytes, batch: bool) -> list[Vote]:
     """The slow path for a body with a leap second: each vote converted on its own."""
-    raw = _any_decoder.decode(body)
+    try:
+        raw = _any_decoder.decode(body)
+    except msgspec.DecodeError as exc:  # malformed past where the typed decoder stopped
+        raise Invalid("body is not valid JSON", [Problem(message=str(exc))]) from None
     items: Any = raw.get("votes") if batch and isinstance(raw, dict) else [raw]
     if batch and (not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH):
         raise Invalid("invalid vote", [Problem(message=f"1-{MAX_BATCH} votes", field="votes")])

@@ -154,3 +154,11 @@ def test_other_content_types_get_415(headers: dict[str, str] | None) -> None:
 def test_unreadable_queue_messages_are_invalid(raw: bytes) -> None:
     with pytest.raises(Invalid):
         decode_envelope(raw)
+
+
+def test_a_leap_second_beside_malformed_json_is_invalid_not_an_error() -> None:
+    leap = {**GOOD, "score": 0, "voted_at": "2016-12-31T23:59:60Z"}
+    raw = json.dumps({"votes": [leap, {**GOOD, "score": float("inf")}]}).encode()
+    with pytest.raises(Invalid) as info:
+        decode_request(raw)
+    assert info.value.status == 400
