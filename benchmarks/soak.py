@@ -1,6 +1,6 @@
 """A fault soak of the local pipeline. Not a test, not in CI (it needs root for its tmpfs).
 
-    python benchmarks/soak.py [--minutes 10] [--users 20] [--tmpfs-mb 256]
+    python benchmarks/soak.py [--minutes 10] [--users 20] [--tmpfs-mb 512]
 
 For ``--minutes``: Locust load (benchmarks/soak_locustfile.py: every vote a new identity, every
 202 recorded) against `votectl up --chaos receiver=.. processor=.. writer=..` whose data dir is
@@ -139,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--tmpfs-mb", type=int, default=256)
+    parser.add_argument("--tmpfs-mb", type=int, default=512)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--pace", type=float, default=1.0, help="faults this many times as often")
     args = parser.parse_args()

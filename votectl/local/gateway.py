@@ -57,6 +57,7 @@ class GroupCommitQueue:
         self._next: asyncio.Future[None] | None = None
         self._running = False
         self._ticket: asyncio.Future[None] | None = None
+        self._failing = 0  # commits failed in a row
 
     def send(self, bodies: Sequence[bytes]) -> None:
         self._pending.extend(bodies)
@@ -94,9 +95,14 @@ class GroupCommitQueue:
                 return
             self._settle(done, TimeoutError("the votes queue stayed locked"))
         except Exception as exc:
-            log.error("votes queue commit failed: %s", exc)
+            if not self._failing:  # once per streak: a full disk fails every commit
+                log.error("votes queue commits failing (answering 503): %s", exc)
+            self._failing += 1
             self._settle(done, exc)
         else:
+            if self._failing:
+                log.error("votes queue commits work again after %d failed", self._failing)
+                self._failing = 0
             self._settle(done, None)
 
     def _settle(self, done: asyncio.Future[None], error: BaseException | None) -> None:

@@ -131,7 +131,11 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     def count(stage: str, n: int) -> None:
         rejected.add(slot, n)
 
-    poller = build_poller(spec, count)
+    try:
+        poller = build_poller(spec, count)
+    except sqlite3.Error as exc:  # a full disk, say: one line; the supervisor restarts us later
+        log.error("cannot open the data dir's files: %s", exc)
+        sys.exit(DAMAGED_EXIT if damaged(exc) else 1)
     backoff = 0.0
     while not stop.is_set() and os.getppid() == parent:
         started = time.monotonic()
