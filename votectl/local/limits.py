@@ -102,58 +102,69 @@ class _Tally:
 
 
 class GuardedHttp(HttpToolsProtocol):
-    """uvicorn's httptools protocol with the limits above (``limits`` is set per process)."""
+    """uvicorn's httptools protocol with the limits above (``limits`` is set per process).
+
+    Cheap on the hot path: no timer per request. Each connection keeps a deadline, and one
+    sweep per process, every ``_SWEEP_SECONDS``, closes the connections past theirs. Header
+    bytes are counted per chunk read, and measured exactly only when a head may be too large.
+    """
 
     limits: ClassVar[Limits] = Limits()
     _waiting: ClassVar[OrderedDict[GuardedHttp, None]] = OrderedDict()  # no request in the app
     _tally: ClassVar[_Tally] = _Tally()
+    _all: ClassVar[set[Any] | None] = None  # the server's connections, once the sweep runs
+    _SWEEP_SECONDS = 0.25
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = float("inf")
+        self._reason = ""
         self._reading = False  # between a request's first byte and its body's end
-        self._header_bytes = 0
-        self._header_count = 0
+        self._in_head = False  # before its headers are complete
+        self._head_bytes = 0
         self._refusal: bytes | None = None
 
     # --- connection lifetime --------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if GuardedHttp._all is None:
+            GuardedHttp._all = self.connections
+            self.loop.call_later(self._SWEEP_SECONDS, self._sweep, self.loop)
         if len(self.connections) > self.limits.max_connections:
             victim = next(iter(self._waiting), None)
             if victim is None:
-                self._close(
-                    "refused over the connection cap",
-                    _json_reply(503, b"Service Unavailable", "too many connections; retry"),
-                )
+                reply = _json_reply(503, b"Service Unavailable", "too many connections; retry")
+                self._close("refused over the connection cap", reply)
                 return
             victim._close("closed idle for a new connection over the cap")
         self._wait(self.limits.idle_seconds, "closed idle")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel()
+        self._deadline = float("inf")
         self._waiting.pop(self, None)
         super().connection_lost(exc)
 
+    @classmethod
+    def _sweep(cls, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for connection in [c for c in cls._all or () if c._deadline <= now]:
+            connection._expire()
+        loop.call_later(cls._SWEEP_SECONDS, cls._sweep, loop)
+
     def _wait(self, seconds: float, reason: str) -> None:
-        self._cancel()
+        """Wait for a request (a candidate to close for a newcomer) at most ``seconds``."""
+        self._deadline = self.loop.time() + seconds
+        self._reason = reason
         self._waiting[self] = None
-        self._waiting.move_to_end(self)
-        self._timer = self.loop.call_later(seconds, self._expire, reason)
 
-    def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expire(self, reason: str) -> None:
-        self._timer = None
+    def _expire(self) -> None:
+        self._deadline = float("inf")
         if self._reading:
             message = f"request not received within {self.limits.request_seconds:g} s"
-            self._close(reason, _json_reply(408, b"Request Timeout", message))
+            self._close(self._reason, _json_reply(408, b"Request Timeout", message))
         else:
-            self._close(reason)
+            self._close(self._reason)
 
     def _close(self, reason: str, reply: bytes = b"") -> None:
         self._tally.add(reason, self.limits.log_every_seconds)
@@ -168,45 +179,48 @@ class GuardedHttp(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if not self._reading:
-            self._reading = True
-            self._header_bytes = self._header_count = 0
-            self._wait(self.limits.request_seconds, "timed out mid-request")
+            self._reading = self._in_head = True
+            self._head_bytes = 0
+            self._deadline = self.loop.time() + self.limits.request_seconds
+            self._reason = "timed out mid-request"
+        if self._in_head:
+            self._head_bytes += len(data)
         super().data_received(data)
-
-    def on_url(self, url: bytes) -> None:
-        self._count_header_bytes(len(url))
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        if self._header_count > self.limits.max_headers:
-            raise self._refuse(431, f"more than {self.limits.max_headers} headers")
-        self._count_header_bytes(len(name) + len(value))
-        super().on_header(name, value)
-
-    def _count_header_bytes(self, n: int) -> None:
-        self._header_bytes += n
-        if self._header_bytes > self.limits.max_header_bytes:
+        too_long = self._in_head and self._head_bytes > self.limits.max_header_bytes
+        if too_long and not self.transport.is_closing():  # all of it head, and no end yet
             limit = self.limits.max_header_bytes
-            raise self._refuse(431, f"request line and headers over {limit} bytes")
+            self._refuse_head(f"request line and headers over {limit} bytes")
 
-    def _refuse(self, status: int, message: str) -> _Refused:
-        refused = _Refused(status, b"Request Header Fields Too Large", message)
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._waiting.pop(self, None)  # a request in the app: no longer a candidate to close
+        limits = self.limits
+        if len(self.headers) > limits.max_headers:
+            raise self._refusing(f"more than {limits.max_headers} headers")
+        if self._head_bytes > limits.max_header_bytes:  # with body bytes, maybe: measure
+            size = len(self.url) + sum(len(n) + len(v) for n, v in self.headers)
+            if size > limits.max_header_bytes:
+                raise self._refusing(
+                    f"request line and headers over {limits.max_header_bytes} bytes"
+                )
+        super().on_headers_complete()
+
+    def _refusing(self, message: str) -> _Refused:
+        refused = _Refused(431, b"Request Header Fields Too Large", message)
         self._refusal = refused.reply
         return refused
 
-    def on_headers_complete(self) -> None:
-        self._waiting.pop(self, None)  # a request in the app: no longer a candidate to close
-        super().on_headers_complete()
+    def _refuse_head(self, message: str) -> None:
+        self._close("malformed or over the header limits", self._refusing(message).reply)
 
     def on_message_complete(self) -> None:
         self._reading = False
-        self._cancel()
+        self._deadline = float("inf")
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and not self._reading:
+        if not self._reading and not self.transport.is_closing():
             self._wait(self.limits.idle_seconds, "closed idle")
 
     def send_400_response(self, msg: str) -> None:
