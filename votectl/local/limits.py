@@ -101,6 +101,13 @@ class _Tally:
             self.since = self.logged_at = now
 
 
+# the base class's methods, called directly on the hot path (cheaper than super())
+_base_data_received = HttpToolsProtocol.data_received
+_base_headers_complete = HttpToolsProtocol.on_headers_complete
+_base_message_complete = HttpToolsProtocol.on_message_complete
+_base_response_complete = HttpToolsProtocol.on_response_complete
+
+
 class GuardedHttp(HttpToolsProtocol):
     """uvicorn's httptools protocol with the limits above (``limits`` is set per process).
 
@@ -185,7 +192,7 @@ class GuardedHttp(HttpToolsProtocol):
             self._reason = "timed out mid-request"
         if self._in_head:
             self._head_bytes += len(data)
-        super().data_received(data)
+        _base_data_received(self, data)
         too_long = self._in_head and self._head_bytes > self.limits.max_header_bytes
         if too_long and not self.transport.is_closing():  # all of it head, and no end yet
             limit = self.limits.max_header_bytes
@@ -194,16 +201,16 @@ class GuardedHttp(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._waiting.pop(self, None)  # a request in the app: no longer a candidate to close
-        limits = self.limits
-        if len(self.headers) > limits.max_headers:
-            raise self._refusing(f"more than {limits.max_headers} headers")
-        if self._head_bytes > limits.max_header_bytes:  # with body bytes, maybe: measure
-            size = len(self.url) + sum(len(n) + len(v) for n, v in self.headers)
-            if size > limits.max_header_bytes:
-                raise self._refusing(
-                    f"request line and headers over {limits.max_header_bytes} bytes"
-                )
-        super().on_headers_complete()
+        if len(self.headers) > self.limits.max_headers:
+            raise self._refusing(f"more than {self.limits.max_headers} headers")
+        if self._head_bytes > self.limits.max_header_bytes:  # with body bytes, maybe: measure
+            self._check_head_size()
+        _base_headers_complete(self)
+
+    def _check_head_size(self) -> None:
+        limit = self.limits.max_header_bytes
+        if len(self.url) + sum(len(n) + len(v) for n, v in self.headers) > limit:
+            raise self._refusing(f"request line and headers over {limit} bytes")
 
     def _refusing(self, message: str) -> _Refused:
         refused = _Refused(431, b"Request Header Fields Too Large", message)
@@ -216,10 +223,10 @@ class GuardedHttp(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._reading = False
         self._deadline = float("inf")
-        super().on_message_complete()
+        _base_message_complete(self)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        _base_response_complete(self)
         if not self._reading and not self.transport.is_closing():
             self._wait(self.limits.idle_seconds, "closed idle")
 
