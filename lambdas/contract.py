@@ -9,6 +9,7 @@ equal timestamps are broken by the higher score, so the outcome never depends on
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterable
@@ -17,11 +18,14 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
+from lambdas.identifiers import MAX_ID_CHARS, identifier
+
 __all__ = [
     "ASPECTS",
     "MAX_BATCH",
     "MAX_BODY_BYTES",
     "MAX_FUTURE_SECONDS",
+    "MAX_ID_CHARS",
     "MAX_MESSAGE_BYTES",
     "Batch",
     "Envelope",
@@ -32,19 +36,19 @@ __all__ = [
     "decode_request",
     "latest_per_identity",
     "pack",
+    "refuse_repeated_keys",
+    "require_json",
     "stored_voted_at",
     "voted_at_us",
 ]
 
 ASPECTS = frozenset({"overall", "story", "acting", "visuals", "sound"})
-MAX_ID_CHARS = 128
 MAX_BATCH = 500
 MAX_BODY_BYTES = 256 * 1024
 MAX_MESSAGE_BYTES = 256 * 1024
 MAX_FUTURE_SECONDS = 300
 
 T = TypeVar("T")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 Score = Annotated[int, msgspec.Meta(ge=1, le=5)]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -60,8 +64,8 @@ class Vote(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=Fa
     voted_at: Timestamp | None = None
 
     def __post_init__(self) -> None:
-        self.user_id = _identifier("user_id", self.user_id)
-        self.title_id = _identifier("title_id", self.title_id)
+        self.user_id = identifier("user_id", self.user_id)
+        self.title_id = identifier("title_id", self.title_id)
         aspect = self.aspect
         if aspect not in ASPECTS:
             aspect = aspect.strip().lower()
@@ -70,10 +74,13 @@ class Vote(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=Fa
             self.aspect = aspect
         voted_at = self.voted_at
         if voted_at is not None:
-            if voted_at.timestamp() > time.time() + MAX_FUTURE_SECONDS:
+            try:  # an offset can carry 0001-01-01 or 9999-12-31 out of datetime's range
+                utc = voted_at if voted_at.tzinfo is UTC else voted_at.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("voted_at: out of range once converted to UTC") from None
+            if utc.timestamp() > time.time() + MAX_FUTURE_SECONDS:
                 raise ValueError("voted_at: more than 5 minutes in the future")
-            if voted_at.tzinfo is not UTC:
-                self.voted_at = voted_at.astimezone(UTC)
+            self.voted_at = utc
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -94,17 +101,6 @@ class Envelope(msgspec.Struct, gc=False):
 
     votes: list[Vote]
     request_id: str = ""
-
-
-def _identifier(field: str, value: str) -> str:
-    stripped = value.strip()
-    if stripped is value and 0 < len(value) <= MAX_ID_CHARS and value.isprintable():
-        return value  # the common case, checked in C
-    if not stripped or len(stripped) > MAX_ID_CHARS:
-        raise ValueError(f"{field}: must be 1-{MAX_ID_CHARS} characters after stripping whitespace")
-    if _CONTROL.search(stripped):
-        raise ValueError(f"{field}: must not contain control characters")
-    return stripped
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -133,12 +129,32 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 
 class Invalid(Exception):
-    """A request or message that can never be valid; ``problems`` says where and why."""
+    """A request or message that can never be valid; ``problems`` says where and why.
+    ``status``: the HTTP status that answers it (400, or 415 for a body that is not JSON)."""
 
-    def __init__(self, error: str, problems: list[Problem]) -> None:
+    def __init__(self, error: str, problems: list[Problem], status: int = 400) -> None:
         super().__init__(error)
         self.error = error
         self.problems = problems
+        self.status = status
+
+
+def require_json(headers: dict[str, str] | None) -> None:
+    """Raise Invalid (415) unless the request says its body is JSON (application/json or
+    application/*+json). A browser sends text/plain, a form or no type at all without a CORS
+    preflight, so this also keeps other sites' pages from voting through their visitors."""
+    headers = headers or {}
+    given = headers.get("content-type")
+    if given == "application/json":
+        return  # the common case
+    if given is None:  # API Gateway lower-cases names; other event sources may not
+        given = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    media = given.partition(";")[0].strip().lower()
+    if media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        problem = Problem(message=f"got {given!r}" if given else "missing", field="content-type")
+        raise Invalid("Content-Type must be application/json", [problem], 415)
 
 
 _PATH = re.compile(r" - at `\$(?:\.votes\[(\d+)\])?(?:\.(\w+))?[^`]*`$")
@@ -176,8 +192,13 @@ _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 
-def _all_problems(raw: Any, problems: list[Problem]) -> list[Problem]:
+def _all_problems(body: bytes) -> list[Problem]:
     """Validate each vote of a batch on its own, so the client learns every bad one."""
+    problems: list[Problem] = []
+    try:
+        raw = _any_decoder.decode(body)
+    except msgspec.DecodeError:  # valid JSON to the typed decoder, not to this one (1e400)
+        return problems
     if isinstance(raw, dict) and isinstance(raw.get("votes"), list):
         for i, item in enumerate(raw["votes"][: MAX_BATCH + 1]):
             try:
@@ -188,19 +209,117 @@ def _all_problems(raw: Any, problems: list[Problem]) -> list[Problem]:
 
 
 def decode_request(body: bytes) -> list[Vote]:
-    """A request body -> validated votes (one vote, or {"votes": [...]}); raises Invalid."""
+    """A request body -> validated votes (one vote, or {"votes": [...]}); raises Invalid.
+
+    Raises nothing else, whatever the bytes: a handler answers every Invalid with a 400."""
     try:
-        return [_vote_decoder.decode(body)]
+        votes, batch = [_vote_decoder.decode(body)], False  # the common case, first
+    except Exception:  # any other shape, or any problem: the full path says which
+        votes, batch = _decode_carefully(body)
+    if _may_repeat_keys(body, votes, batch):
+        refuse_repeated_keys(body)
+    return votes
+
+
+def _decode_carefully(body: bytes) -> tuple[list[Vote], bool]:
+    try:
+        return _decode_request(body)
+    except RecursionError:
+        raise Invalid("body is nested too deeply", [Problem(message="nested too deeply")]) from None
+    except UnicodeDecodeError as exc:
+        raise Invalid("body is not valid JSON", [Problem(message=f"not UTF-8: {exc}")]) from None
+
+
+def _decode_request(body: bytes) -> tuple[list[Vote], bool]:
+    """(votes, whether the body was a batch)."""
+    try:
+        return [_vote_decoder.decode(body)], False
     except msgspec.ValidationError as exc:  # a subclass of DecodeError: catch it first
-        if not str(exc).startswith("Object contains unknown field `votes`"):
+        if str(exc).startswith("Object contains unknown field `votes`"):
+            pass
+        elif _LEAP_SECOND.search(body) and "voted_at" in str(exc):
+            return _convert_each(body, False), False
+        else:
             raise Invalid("invalid vote", [_problem(exc)]) from None
     except msgspec.DecodeError as exc:
         raise Invalid("body is not valid JSON", [Problem(message=str(exc))]) from None
     try:
-        return _batch_decoder.decode(body).votes
+        return _batch_decoder.decode(body).votes, True
     except msgspec.ValidationError as exc:
-        problems = _all_problems(_any_decoder.decode(body), [])
-        raise Invalid("invalid vote", problems or [_problem(exc)]) from None
+        if _LEAP_SECOND.search(body):
+            return _convert_each(body, True), True
+        raise Invalid("invalid vote", _all_problems(body) or [_problem(exc)]) from None
+    except msgspec.DecodeError as exc:
+        raise Invalid("body is not valid JSON", [Problem(message=str(exc))]) from None
+
+
+# A leap second ("...T23:59:60Z"), which RFC 3339 allows and datetime cannot hold: it is read
+# as the last microsecond of the second before, so it still sorts after that second's votes.
+_LEAP_SECOND = re.compile(rb"T\d\d:\d\d:60(?:\.\d+)?(?=Z|z|[+-]\d\d:\d\d)")
+_LEAP_TEXT = re.compile(_LEAP_SECOND.pattern.decode() + "(?:Z|z|[+-]\\d\\d:\\d\\d)$")
+
+
+def _without_leap_second(item: Any) -> Any:
+    if isinstance(item, dict):
+        at = item.get("voted_at")
+        if isinstance(at, str) and _LEAP_TEXT.search(at):
+            cut = at.index(":60", at.index("T"))
+            zone = at[cut + 3 :].lstrip(".0123456789")
+            return {**item, "voted_at": f"{at[:cut]}:59.999999{zone}"}
+    return item
+
+
+def _convert_each(body: bytes, batch: bool) -> list[Vote]:
+    """The slow path for a body with a leap second: each vote converted on its own."""
+    try:
+        raw = _any_decoder.decode(body)
+    except msgspec.DecodeError as exc:  # malformed past where the typed decoder stopped
+        raise Invalid("body is not valid JSON", [Problem(message=str(exc))]) from None
+    items: Any = raw.get("votes") if batch and isinstance(raw, dict) else [raw]
+    if batch and (not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH):
+        raise Invalid("invalid vote", [Problem(message=f"1-{MAX_BATCH} votes", field="votes")])
+    if batch and len(raw) > 1:
+        raise Invalid(
+            "invalid vote", [Problem(message="unknown field", field=min(set(raw) - {"votes"}))]
+        )
+    votes: list[Vote] = []
+    problems: list[Problem] = []
+    for i, item in enumerate(items):
+        try:
+            votes.append(msgspec.convert(_without_leap_second(item), Vote))
+        except msgspec.ValidationError as exc:
+            problems.append(_problem(exc, i if batch else None))
+    if problems:
+        raise Invalid("invalid vote", problems)
+    return votes
+
+
+def _may_repeat_keys(body: bytes, votes: list[Vote], batch: bool) -> bool:
+    """False when the body cannot hold a repeated key (one count, at memchr speed).
+
+    A vote's fields are all strings but the score, so a vote holds at least 7 strings (9 with
+    a voted_at), a batch one more ("votes"), and so at least twice that many '"' bytes.
+    Anything more (a repeated key, a null voted_at, an escaped quote) adds to the count,
+    never takes from it: the exact count proves there is no repeat; otherwise look."""
+    if batch:
+        strings = 7 * len(votes) + 2 * sum(v.voted_at is not None for v in votes) + 1
+    else:
+        strings = 7 if votes[0].voted_at is None else 9
+    return body.count(b'"') != 2 * strings
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        repeated = next(k for k in keys if keys.count(k) > 1)
+        raise Invalid("invalid vote", [Problem(message="repeated key", field=repeated)])
+    return dict(pairs)
+
+
+def refuse_repeated_keys(body: bytes) -> None:
+    """Raise Invalid if any object of the (already decoded, so well-formed) body repeats a
+    key: JSON leaves it undefined, and taking the last would store what no one checked."""
+    json.loads(body, object_pairs_hook=_pairs)
 
 
 def decode_envelope(body: bytes | str) -> tuple[list[Vote], list[Problem]]:
@@ -209,9 +328,12 @@ def decode_envelope(body: bytes | str) -> tuple[list[Vote], list[Problem]]:
         return _envelope_decoder.decode(body).votes, []
     except msgspec.ValidationError:  # a subclass of DecodeError: catch it first
         pass
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise Invalid("message is not valid JSON", [Problem(message=str(exc))]) from None
-    raw = _any_decoder.decode(body)
+    try:
+        raw = _any_decoder.decode(body)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+        raise Invalid("message is not a vote envelope", [Problem(message=str(exc))]) from None
     if not isinstance(raw, dict) or not isinstance(raw.get("votes"), list):
         raise Invalid(
             "message is not a vote envelope", [Problem(message="expected {'votes': [...]}")]

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from lambdas.contract import Problem
+from lambdas.contract import Problem, refuse_repeated_keys
 
 __all__ = ["Forbidden", "claim_votes", "token_subject"]
 
@@ -54,7 +54,7 @@ def claim_votes(event: dict[str, Any], body: bytes) -> bytes:
         return body
     try:
         raw = _decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # the contract says what is wrong with it
         return body
     batch = isinstance(raw, dict) and isinstance(raw.get("votes"), list)
     votes = raw["votes"] if batch else [raw]
@@ -73,4 +73,9 @@ def claim_votes(event: dict[str, Any], body: bytes) -> bytes:
             )
     if problems:
         raise Forbidden("a vote's user_id differs from the token's subject", problems)
-    return _encode(raw) if filled else body
+    if not filled:
+        return body
+    refuse_repeated_keys(
+        body
+    )  # decoding kept the last of a repeated key; re-encoding would hide it
+    return _encode(raw)

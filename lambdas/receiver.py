@@ -1,10 +1,11 @@
 """Receiver: HTTP API v2.0 event -> validate -> votes queue -> 202.
 
-Routes: POST /votes, GET /health. Anything a client sends gets a 2xx or 4xx with a JSON body;
-a queue that cannot be reached gets 503 (retry), never a 500. The SQS adapter gives up within
-its budget (5 s + one 3 s attempt), under the function's 10 s timeout, so the 503 is ours and
-not API Gateway's. After a 503 part of a request may be queued: delivery is at-least-once and
-the table keeps the latest vote per identity, so the client's re-send changes nothing twice.
+Routes: POST /votes, GET /health, GET /openapi.json (the contract, lambdas/openapi.py). Anything
+a client sends gets a 2xx or 4xx with a JSON body; a queue that cannot be reached gets 503
+(retry), never a 500. The SQS adapter gives up within its budget (5 s + one 3 s attempt), under
+the function's 10 s timeout, so the 503 is ours and not API Gateway's. After a 503 part of a
+request may be queued: delivery is at-least-once and the table keeps the latest vote per
+identity, so the client's re-send changes nothing twice.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Any
 
 import msgspec
 
-from lambdas.contract import MAX_BODY_BYTES, Invalid, Problem, decode_request, pack
+from lambdas.contract import (
+    MAX_BODY_BYTES,
+    Invalid,
+    Problem,
+    decode_request,
+    pack,
+    require_json,
+)
 from lambdas.identity import Forbidden, claim_votes
 from lambdas.log import function_logger, log_fields
 from lambdas.ports import Handler, MessageQueue, QueueUnavailable, built_at_init
@@ -26,7 +34,7 @@ __all__ = ["handler", "make_handler"]
 
 _encode = msgspec.json.Encoder().encode
 _JSON = {"content-type": "application/json"}
-_ROUTES = {"/votes": "POST", "/health": "GET"}
+_ROUTES = {"/votes": "POST", "/health": "GET", "/openapi.json": "GET"}
 log = function_logger("receiver")
 
 
@@ -72,15 +80,20 @@ def make_handler(queue: MessageQueue) -> Handler:
                 405, f"{method} not allowed on {path}; use {allowed}", None, {"allow": allowed}
             )
         if allowed == "GET":
+            if path.startswith("/openapi.json"):
+                from lambdas.openapi import openapi
+
+                return _reply(200, openapi())
             return _reply(200, {"status": "ok"})
         request_id = event.get("requestContext", {}).get("requestId", "")
         try:
+            require_json(event.get("headers"))
             body = _body(event)
             if len(body) > MAX_BODY_BYTES:
                 return _error(413, f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
             votes = decode_request(claim_votes(event, body))
         except Invalid as exc:
-            return _error(400, exc.error, exc.problems)
+            return _error(exc.status, exc.error, exc.problems)
         except Forbidden as exc:
             return _error(403, exc.error, exc.problems)
         now = datetime.now(UTC)

@@ -33,14 +33,18 @@ def http_event(
     b64: bool = False,
     template: str = "apigw-http-api-v2.json",
     claims: dict[str, str] | None = None,
+    content_type: str | None = "application/json",
 ) -> dict[str, Any]:
-    """A real HTTP API v2.0 (or Function URL) event, adapted: method, path, body, and the JWT
-    authorizer's claims (none: a route without an authorizer, as with stage auth none)."""
+    """A real HTTP API v2.0 (or Function URL) event, adapted: method, path, body, the
+    content-type header a JSON client sends (None: none), and the JWT authorizer's claims
+    (none: a route without an authorizer, as with stage auth none)."""
     event = copy.deepcopy(load_event(template))
     event["requestContext"].pop("authorizer", None)
     if claims is not None:
         authorized = load_event("apigw-http-api-v2-jwt.json")["requestContext"]["authorizer"]
         event["requestContext"]["authorizer"] = {"jwt": {**authorized["jwt"], "claims": claims}}
+    if content_type is not None:
+        event["headers"]["content-type"] = content_type
     event["rawPath"] = path
     event["requestContext"]["http"]["method"] = method
     event["requestContext"]["http"]["path"] = path

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from votectl.local.db import connect
-from votectl.local.queue import SqliteQueue, StaleDataDir
+from votectl.local.queue import MismatchedFiles, SqliteQueue, StaleDataDir
 
 
 @pytest.fixture
@@ -192,3 +192,43 @@ def test_a_body_with_a_nul_character_is_refused(queue: SqliteQueue) -> None:
     with pytest.raises(ValueError, match="NUL"):
         queue.send([b"a\x00b"])
     assert counts(queue)["votes"] == (0, 0, 0)
+
+
+def test_a_recreated_inbox_is_refused_not_silently_skipped(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "q.db", "votes")
+    queue.send([b"a", b"b"])
+    assert len(queue.receive(10)) == 2
+    queue.close()
+    for path in tmp_path.glob("q.db*"):  # the inbox only: the state file stays
+        path.unlink()
+    fresh = SqliteQueue(tmp_path / "q.db", "votes")
+    fresh.send([b"new"])  # senders never open the state
+    with pytest.raises(MismatchedFiles, match="q.db does not belong with q-state.db"):
+        fresh.receive(10)
+    with pytest.raises(MismatchedFiles):
+        fresh.stats()
+
+
+def test_an_inbox_restored_from_an_older_copy_is_refused(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "q.db", "votes")
+    queue.send([b"a"])
+    queue.close()
+    old = (tmp_path / "q.db").read_bytes()
+    queue = SqliteQueue(tmp_path / "q.db", "votes")
+    queue.send([b"b", b"c"])
+    assert len(queue.receive(10)) == 3
+    queue.close()
+    for path in tmp_path.glob("q.db-*"):
+        path.unlink()
+    (tmp_path / "q.db").write_bytes(old)
+    with pytest.raises(MismatchedFiles, match="adopted up to 3"):
+        SqliteQueue(tmp_path / "q.db", "votes").stats()
+
+
+def test_a_lost_state_file_redelivers_rather_than_loses(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "q.db", "votes")
+    queue.send([b"a", b"b"])
+    queue.close()
+    for path in tmp_path.glob("q-state.db*"):
+        path.unlink()
+    assert sorted(m.body for m in SqliteQueue(tmp_path / "q.db", "votes").receive(10)) == ["a", "b"]

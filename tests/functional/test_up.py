@@ -58,7 +58,9 @@ def test_the_latest_vote_wins_whatever_the_arrival_order(up: Up) -> None:
 def test_bad_requests_get_json_4xx_and_store_nothing(up: Up) -> None:
     with up.client() as client:
         answers = [
-            client.post("/votes", content=b"{not json"),
+            client.post(
+                "/votes", content=b"{not json", headers={"content-type": "application/json"}
+            ),
             client.post("/votes", json=vote("x", score=True)),
             client.post("/votes", json={"votes": [vote("ok"), vote("bad", aspect="smell")]}),
             client.post("/votes", content=b"x" * (256 * 1024 + 10)),

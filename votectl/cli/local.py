@@ -56,6 +56,15 @@ def up(
             help="Gateway processes sharing the port (more cores: more workers).", min=1, max=64
         ),
     ] = 1,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Seconds a connection may wait for a request.", min=0.1)
+    ] = 5.0,
+    request_timeout: Annotated[
+        float, typer.Option(help="Seconds a request may take to arrive (408 after).", min=0.1)
+    ] = 10.0,
+    max_connections: Annotated[
+        int, typer.Option(help="Open connections per gateway process.", min=16)
+    ] = 4096,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live status line.")] = False,
     auth: AuthMode = None,
     jwt_issuer: JwtIssuer = None,
@@ -67,6 +76,7 @@ def up(
     """Run the pipeline on this machine until Ctrl-C: endpoint, queues, pollers, table."""
     from votectl.local.auth import auth_settings, exposure_warning
     from votectl.local.chaos import parse_chaos
+    from votectl.local.limits import Limits
     from votectl.local.supervisor import UpSettings, run_up
 
     stage = load_stage(
@@ -90,6 +100,7 @@ def up(
         chaos=parse_chaos(chaos or []),
         workers=workers,
         auth=auth_settings(stage),
+        limits=Limits(idle_timeout, request_timeout, max_connections=max_connections),
     )
     if visibility_timeout <= 0:
         raise typer.BadParameter("must be > 0", param_hint="--visibility-timeout")

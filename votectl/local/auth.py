@@ -251,12 +251,13 @@ def exposure_warning(host: str, auth: str) -> str | None:
     if auth != "none":
         return None
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         loopback = False
     if loopback:
         return None
     return (
-        f"listening on {host} with auth none: anyone who can reach it votes as any user_id"
-        " (use --auth jwt)"
+        f"--host {host} lets other machines reach the endpoint with auth none: no TLS, and"
+        " anyone who can reach it votes as any user_id (use --auth jwt; the default host is"
+        " 127.0.0.1)"
     )

@@ -1,24 +1,91 @@
-"""SQLite connections and transactions as the local target uses them."""
+"""SQLite connections and transactions as the local target uses them, and the errors that
+name the file they concern (a damaged file, a read-only data dir)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
-__all__ = ["Locked", "Transaction", "connect"]
+from votectl.errors import VotectlError
+
+__all__ = [
+    "DamagedFile",
+    "Locked",
+    "ReadOnlyDataDir",
+    "Transaction",
+    "check_intact",
+    "connect",
+    "naming",
+    "writable",
+]
 
 
 class Locked(Exception):
     """Another connection held the write lock for longer than this connection waits."""
 
 
-def connect(path: Path | str, schema: str = "", lock_wait: float = 30.0) -> sqlite3.Connection:
+class DamagedFile(VotectlError):
+    hint = (
+        "restore the file from a copy; or move it (and its -wal, -shm) aside: `votectl up` "
+        "makes a new one and what it held is lost (`sqlite3 FILE .recover` may salvage rows)"
+    )
+
+
+class ReadOnlyDataDir(VotectlError):
+    hint = "reading works on a read-only data dir; to change it, make the dir writable"
+
+
+def writable(directory: Path) -> bool:
+    return os.access(directory, os.W_OK)
+
+
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Turn SQLite's errors about a file into a ``DamagedFile`` or ``ReadOnlyDataDir`` naming
+    it (a lock held too long stays ``sqlite3.OperationalError``: it is no fault of the file)."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if "readonly" in text or "read-only" in text:
+            raise ReadOnlyDataDir(f"{path}: {text}") from None
+        if "locked" in text or "busy" in text:
+            raise
+        raise DamagedFile(f"{path}: {text}") from None
+
+
+def check_intact(path: Path) -> None:
+    """Raise ``DamagedFile`` naming ``path`` unless SQLite's quick check finds it sound (it reads
+    every page once: about a second per GB)."""
+    with naming(path):
+        con = sqlite3.connect(path, timeout=30.0)
+        try:
+            problems = [row[0] for row in con.execute("PRAGMA quick_check(5)")]
+        finally:
+            con.close()
+    if problems != ["ok"]:
+        raise DamagedFile(f"{path} is damaged: {'; '.join(problems)}")
+
+
+def connect(
+    path: Path | str, schema: str = "", lock_wait: float = 30.0, read_only: bool = False
+) -> sqlite3.Connection:
     """Autocommit mode with WAL and synchronous=NORMAL; transactions are explicit.
 
     A commit is in the OS's page cache before it returns: it survives ``kill -9`` of every
     process, while an OS crash or power cut may lose the last commits. ``lock_wait`` is how long
     a transaction waits for another process's write lock (0: not at all, raise ``Locked``).
+    ``read_only``: for a file in a dir this process cannot write (a read-only mount, a copy
+    handed over for inspection): opened as immutable, since no one can be writing it through
+    this dir, without a schema or pragmas.
     """
+    if read_only:
+        uri = f"file:{quote(str(Path(path).resolve()))}?immutable=1"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     con = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from lambdas.contract import MAX_BODY_BYTES
 from votectl.local.chaos import ChaosFailure
 from votectl.local.db import Locked
 from votectl.local.queue import SqliteQueue
@@ -28,8 +29,9 @@ __all__ = ["Gateway", "GroupCommitQueue", "http_api_event"]
 log = logging.getLogger("votectl.gateway")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-# API Gateway's own payload limit; the receiver enforces the contract's 256 KiB below it.
-GATEWAY_MAX_BODY = 10 * 1024 * 1024
+# The contract's limit: a larger body can never be valid, so it is not read (API Gateway reads
+# up to 10 MB before the receiver refuses it; locally the memory is better spent).
+GATEWAY_MAX_BODY = MAX_BODY_BYTES
 
 
 class GroupCommitQueue:
@@ -55,6 +57,7 @@ class GroupCommitQueue:
         self._next: asyncio.Future[None] | None = None
         self._running = False
         self._ticket: asyncio.Future[None] | None = None
+        self._failing = 0  # commits failed in a row
 
     def send(self, bodies: Sequence[bytes]) -> None:
         self._pending.extend(bodies)
@@ -92,9 +95,14 @@ class GroupCommitQueue:
                 return
             self._settle(done, TimeoutError("the votes queue stayed locked"))
         except Exception as exc:
-            log.error("votes queue commit failed: %s", exc)
+            if not self._failing:  # once per streak: a full disk fails every commit
+                log.error("votes queue commits failing (answering 503): %s", exc)
+            self._failing += 1
             self._settle(done, exc)
         else:
+            if self._failing:
+                log.error("votes queue commits work again after %d failed", self._failing)
+                self._failing = 0
             self._settle(done, None)
 
     def _settle(self, done: asyncio.Future[None], error: BaseException | None) -> None:
@@ -183,19 +191,21 @@ def http_api_event(
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """API Gateway's headers: names lower-cased (ASGI servers send them so), repeats joined
-    with commas."""
+    with commas (once per name: joining as they come would copy the value every time)."""
     headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
     if len(headers) < len(raw):  # a repeated header: join its values, as API Gateway does
-        headers = {}
+        values: dict[str, list[str]] = {}
         for name, value in raw:
-            key, text = name.decode("latin-1"), value.decode("latin-1")
-            headers[key] = f"{headers[key]},{text}" if key in headers else text
+            values.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+        headers = {key: ",".join(texts) for key, texts in values.items()}
     return headers
 
 
 _decode = msgspec.json.decode
 _encode = msgspec.json.encode
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_CLOSE_HEADERS = [*_JSON_HEADERS, (b"connection", b"close")]  # the rest of the body is unread
+_TOO_LARGE = _encode({"error": f"body over the limit of {GATEWAY_MAX_BODY} bytes", "details": []})
 
 
 class Gateway:
@@ -206,6 +216,7 @@ class Gateway:
         self.queue = queue
         self.accepted = 0
         self.requests = 0
+        self.abandoned = 0  # requests whose client left before its body ended: not handled
         self._prefix = base64.b32encode(os.urandom(5)).decode().rstrip("=")
         self._counter = 0
         self._last_headers: tuple[dict[str, Any], list[tuple[bytes, bytes]]] = ({}, [])
@@ -213,16 +224,23 @@ class Gateway:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body, too_large = await _read_body(receive)
-        if too_large:
-            await _respond(send, 413, b'{"error":"body over 10 MiB","details":[]}', _JSON_HEADERS)
+        if _declared_length(scope["headers"]) > GATEWAY_MAX_BODY:
+            await _respond(send, 413, _TOO_LARGE, _CLOSE_HEADERS)
+            return
+        body = await _read_body(receive)
+        if body is _TOO_LARGE:
+            await _respond(send, 413, _TOO_LARGE, _CLOSE_HEADERS)
+            return
+        if body is None:  # the client left (or timed out) mid-body: nothing to answer or store
+            self.abandoned += 1
             return
         self._counter += 1
         self.requests += 1
         client = scope.get("client") or ("127.0.0.1", 0)
         event = http_api_event(
             scope["method"],
-            scope["path"],
+            # API Gateway routes on the path as sent: /vot%65s is not /votes
+            scope.get("raw_path", b"").decode("latin-1") or scope["path"],
             scope.get("query_string", b"").decode("latin-1"),
             _headers(scope["headers"]),
             body,
@@ -285,19 +303,31 @@ def _error_body(message: str) -> bytes:
     return _encode({"error": message, "details": []})
 
 
-async def _read_body(receive: Any) -> tuple[bytes, bool]:
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
+    """The Content-Length the client announced (0 if none; httptools refuses a malformed one)."""
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+async def _read_body(receive: Any) -> bytes | None:
+    """The whole body; ``_TOO_LARGE`` once it passes the limit (the rest is not read); None if
+    the client disconnected first (``http.disconnect``: a body cut short is no body)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
+        if message["type"] != "http.request":
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > GATEWAY_MAX_BODY:
-            return b"", True
+            return _TOO_LARGE
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), False
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:

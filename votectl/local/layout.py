@@ -34,6 +34,12 @@ class Layout:
     def table_db(self) -> Path:
         return self.root / "votes-table.db"
 
+    def files(self) -> list[Path]:
+        """The SQLite files of the data dir: each queue's inbox and state, and the table."""
+        queues = [self.votes_db, self.ready_db]
+        states = [q.with_name(f"{q.stem}-state.db") for q in queues]
+        return [*queues, *states, self.table_db]
+
     @property
     def up_file(self) -> Path:
         """Written by a running `votectl up`: {"url", "pid"}; removed when it stops."""

@@ -1,13 +1,17 @@
 """The operations on the local target: they read the data dir's SQLite files directly, so
-they work whether or not `votectl up` is running."""
+they work whether or not `votectl up` is running, and on a read-only data dir. An error about a
+file names it (``DamagedFile``, ``ReadOnlyDataDir``)."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
 
 from votectl.errors import UsageError
+from votectl.local.db import ReadOnlyDataDir, naming, writable
 from votectl.local.layout import Layout
 from votectl.local.logfiles import read_logs
 from votectl.local.queue import SqliteQueue
@@ -21,40 +25,47 @@ from votectl.peek import PeekedMessage, peeked
 __all__ = ["LocalOperations"]
 
 QUEUES = ("votes", "ready")
+T = TypeVar("T")
 
 
 class LocalOperations:
     def __init__(self, data_dir: str) -> None:
         self.layout = Layout.of(data_dir)
 
-    def _queue(self, name: str) -> SqliteQueue:
-        path = self.layout.require().votes_db if name == "votes" else self.layout.ready_db
-        return SqliteQueue(path, name)
+    def _read_only(self) -> bool:
+        return not writable(self.layout.require().root)
+
+    def _queue_path(self, name: str) -> Path:
+        return self.layout.require().votes_db if name == "votes" else self.layout.ready_db
 
     def queue_stats(self) -> list[QueueStat]:
         stats: list[QueueStat] = []
         for name in QUEUES:
-            queue = self._queue(name)
-            try:
-                stats.extend(queue.stats())
-            finally:
-                queue.close()
+            path = self._queue_path(name)
+            with naming(path):
+                queue = SqliteQueue(path, name, read_only=self._read_only())
+                try:
+                    stats.extend(queue.stats())
+                finally:
+                    queue.close()
         return stats
 
+    def _read_table(self, read: Callable[[SqliteVoteTable], T]) -> T:
+        path = self.layout.require().table_db
+        with naming(path):
+            table = SqliteVoteTable(path, read_only=self._read_only())
+            try:
+                return read(table)
+            finally:
+                table.close()
+
     def table_count(self, exact: bool = False, on_progress: Progress | None = None) -> TableCount:
-        table = SqliteVoteTable(self.layout.require().table_db)
-        try:
-            return TableCount(table=table.name, count=table.count(), exact=True)
-        finally:
-            table.close()
+        count = self._read_table(SqliteVoteTable.count)
+        return TableCount(table=SqliteVoteTable.name, count=count, exact=True)
 
     def top_title(self) -> str | None:
         """The title with the most votes, if any."""
-        table = SqliteVoteTable(self.layout.require().table_db)
-        try:
-            return table.top_title()
-        finally:
-            table.close()
+        return self._read_table(SqliteVoteTable.top_title)
 
     def status(self) -> LocalStatus:
         """Whether `votectl up` runs here, and what it holds; no data yet is not an error."""
@@ -63,11 +74,7 @@ class LocalOperations:
         return read_status(self.layout, self.queue_stats(), self.table_count())
 
     def results(self, title_id: str) -> Results:
-        table = SqliteVoteTable(self.layout.require().table_db)
-        try:
-            return table.results(title_id)
-        finally:
-            table.close()
+        return self._read_table(lambda table: table.results(title_id))
 
     def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
         return read_logs(self.layout.require().logs_dir, query, follow)
@@ -132,13 +139,17 @@ class LocalOperations:
                 QueueMove(f"{n}-dlq", n, 0, "DRY_RUN", would_move=depth[f"{n}-dlq"]) for n in names
             ]
             return RedriveResult(0, "dry-run", moves)
+        if self._read_only():
+            raise ReadOnlyDataDir(f"cannot redrive: {self.layout.root} is read-only")
         moves = []
         for name in names:
-            q = self._queue(name)
-            try:
-                moved = q.redrive()
-            finally:
-                q.close()
+            path = self._queue_path(name)
+            with naming(path):
+                q = SqliteQueue(path, name)
+                try:
+                    moved = q.redrive()
+                finally:
+                    q.close()
             if on_progress:
                 on_progress(f"{name}-dlq -> {name}", moved, moved)
             moves.append(QueueMove(dlq=f"{name}-dlq", source=name, moved=moved))

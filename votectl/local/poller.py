@@ -7,9 +7,12 @@ a handler that raises fails the whole batch. After max receives a message moves 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,9 +22,25 @@ from lambdas.batch import Count
 from lambdas.deadline import LocalContext
 from votectl.local.queue import SqliteQueue
 
-__all__ = ["BatchOutcome", "Poller", "PollerSpec", "pause_after", "run_poller"]
+__all__ = [
+    "DAMAGED_EXIT",
+    "BatchOutcome",
+    "Poller",
+    "PollerSpec",
+    "damaged",
+    "pause_after",
+    "run_poller",
+]
 
 log = logging.getLogger("votectl.poller")
+DAMAGED_EXIT = 3  # a poller's exit code when a data file is damaged: the supervisor stops
+
+
+def damaged(exc: BaseException) -> bool:
+    """SQLite says a file is corrupt (not busy, full or read-only: those can pass)."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
+
+
 POLLER_NICENESS = 10
 LOCAL_SLICE_VOTES = 1_000_000
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -55,6 +74,8 @@ class Poller:
             response = self.handler(event, LocalContext(self.budget)) or {}
             failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except Exception as exc:  # the whole batch fails, as on Lambda
+            if damaged(exc):  # no retry can succeed: the runtime must stop, not fill the DLQ
+                raise
             log.warning(
                 "%s handler failed, batch of %d returns: %s", self.queue.name, len(messages), exc
             )
@@ -105,7 +126,9 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     """A poller process's main: poll until ``stop`` is set or the supervisor is gone.
 
     Signals are the supervisor's to handle; it sets ``stop`` and the current batch finishes.
-    ``rejected`` (a shared multiprocessing Value) counts the votes the handler rejected.
+    ``rejected`` (shared ``Counters``, a slot per stage) counts the votes the handler rejected.
+    A SQLite error (a full disk, say) fails the round, not the process: it is logged once per
+    streak and retried after a pause that doubles up to 5 s.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -115,18 +138,38 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     # first and the pollers catch up after, as the queues are there for.
     os.nice(POLLER_NICENESS)
 
-    def count(stage: str, n: int) -> None:
-        with rejected.get_lock():
-            rejected.value += n
+    slot = 0 if spec.stage == "processor" else 1
 
-    poller = build_poller(spec, count)
+    def count(stage: str, n: int) -> None:
+        rejected.add(slot, n)
+
+    try:
+        poller = build_poller(spec, count)
+    except sqlite3.Error as exc:  # a full disk, say: one line; the supervisor restarts us later
+        log.error("cannot open the data dir's files: %s", exc)
+        sys.exit(DAMAGED_EXIT if damaged(exc) else 1)
+    backoff = 0.0
     while not stop.is_set() and os.getppid() == parent:
         started = time.monotonic()
-        outcome = poller.poll_once()
+        try:
+            outcome = poller.poll_once()
+        except sqlite3.Error as exc:
+            if damaged(exc):
+                log.error("stopping: a data file is damaged (%s)", exc)
+                sys.exit(DAMAGED_EXIT)
+            if not backoff:
+                log.warning("cannot poll %s (%s); retrying", poller.queue.name, exc)
+            backoff = min(backoff * 2 or 0.1, 5.0)
+            stop.wait(backoff)
+            continue
+        if backoff:
+            log.warning("polling %s again", poller.queue.name)
+            backoff = 0.0
         pause = pause_after(outcome, spec, time.monotonic() - started)
         if pause:
             stop.wait(pause)
-    poller.queue.close()  # deletes the garbage it still holds
+    with contextlib.suppress(sqlite3.Error):
+        poller.queue.close()  # deletes the garbage it still holds
 
 
 def pause_after(outcome: BatchOutcome, spec: PollerSpec, elapsed: float) -> float:

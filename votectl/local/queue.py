@@ -16,10 +16,17 @@ per-message visibility timeout and receive count, the move to the DLQ on the rec
 costs the same with a backlog of a million as with ten.
 
 A committed send survives ``kill -9`` of every process (see ``votectl.local.db.connect``).
+
+The two files know each other: the inbox holds a random identity made when it was created, and
+the state records the identity of the inbox it adopts from. Opening the state with another
+inbox (recreated, or restored from elsewhere), or with an inbox whose ids stop below the state's
+cursor (restored from an older copy), raises ``MismatchedFiles``: adopting from it would skip
+its messages, and the next sweep would delete them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import sqlite3
@@ -34,7 +41,7 @@ from votectl.errors import VotectlError
 from votectl.local.db import Transaction, connect
 from votectl.model import QueueStat
 
-__all__ = ["Message", "SqliteQueue", "StaleDataDir"]
+__all__ = ["MismatchedFiles", "Message", "SqliteQueue", "StaleDataDir"]
 
 log = logging.getLogger("votectl.queue")
 
@@ -46,6 +53,9 @@ CREATE TABLE IF NOT EXISTS inbox (
     visible_at INTEGER NOT NULL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS identity (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL);
+INSERT INTO identity SELECT 1, lower(hex(randomblob(16)))
+WHERE NOT EXISTS (SELECT 1 FROM identity);
 """
 _STATE = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -59,6 +69,7 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at);
 CREATE TABLE IF NOT EXISTS adopted (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS inbox_identity (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT);
 """
 _SEND = "INSERT INTO inbox (sent_at, visible_at, body) SELECT ?1, ?2, value FROM json_each(?3)"
 _IDS = "SELECT value FROM json_each(?)"
@@ -75,6 +86,13 @@ _GC_BATCH = 2048  # inbox rows deleted per garbage collection
 
 class StaleDataDir(VotectlError):
     hint = "remove the data dir (or pass another --data-dir); queued messages in it are lost"
+
+
+class MismatchedFiles(VotectlError):
+    hint = (
+        "put back the inbox file that belongs with the state file; or, to start that queue "
+        "afresh, remove both (<queue>.db* and <queue>-state.db*): messages in them are lost"
+    )
 
 
 def _parse(receipt_handles: Sequence[str]) -> list[tuple[int, int]]:
@@ -129,12 +147,13 @@ class SqliteQueue:
         max_receive_count: int = 3,
         lock_wait: float = 30.0,
         checkpoints: bool = True,
+        read_only: bool = False,
     ) -> None:
         """``lock_wait``: seconds a send waits for another process's lock on the inbox; 0
         raises ``Locked`` at once (the gateway's event loop retries later instead of blocking).
         ``checkpoints=False``: this sender leaves the inbox's WAL checkpoints (disk writes and
         syncs) to the consumers' garbage collection. The state file, opened on first use, is
-        only for consumers."""
+        only for consumers. ``read_only``: for ``stats`` on a data dir that cannot be written."""
         self.path = Path(path)
         self.state_path = self.path.with_name(f"{self.path.stem}-state.db")
         self.name = name
@@ -142,7 +161,8 @@ class SqliteQueue:
         self.visibility_timeout = visibility_timeout
         self.max_receive_count = max_receive_count
         self.arn = f"arn:aws:sqs:local:000000000000:{name}"
-        self._inbox = connect(self.path, _INBOX, lock_wait)
+        self._read_only = read_only
+        self._inbox = connect(self.path, _INBOX, lock_wait, read_only)
         if not checkpoints:
             self._inbox.execute("PRAGMA wal_autocheckpoint = 0")
         earlier = "SELECT 1 FROM sqlite_master WHERE name IN ('bodies', 'messages')"
@@ -172,14 +192,39 @@ class SqliteQueue:
     @property
     def _state(self) -> sqlite3.Connection:
         if self._state_con is None:
-            con = connect(self.state_path)
+            con = connect(self.state_path, read_only=self._read_only)
             columns = {row[1] for row in con.execute("PRAGMA table_info(messages)")}
             if columns and "receipt" not in columns:
                 con.close()
                 raise StaleDataDir(f"{self.state_path} was written by an earlier votectl")
-            con.executescript(_STATE)
+            if not self._read_only:
+                con.executescript(_STATE)
+            try:
+                self._check_belongs(con)
+            except BaseException:
+                con.close()
+                raise
             self._state_con = con
         return self._state_con
+
+    def _check_belongs(self, state: sqlite3.Connection) -> None:
+        """Raise MismatchedFiles unless the inbox is the one this state adopted from."""
+        (inbox_id,) = self._inbox.execute("SELECT id FROM identity").fetchone()
+        with contextlib.nullcontext() if self._read_only else Transaction(state):
+            row = state.execute("SELECT id FROM inbox_identity").fetchone()
+            if row is None and not self._read_only:  # new, or from before identities: adopt
+                state.execute("INSERT INTO inbox_identity VALUES (1, ?)", (inbox_id,))
+            cursor = state.execute("SELECT coalesce(max(last_id), 0) FROM adopted").fetchone()[0]
+        sequence = self._inbox.execute(
+            "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'inbox'"
+        ).fetchone()[0]
+        if row is not None and row[0] != inbox_id:
+            why = "was recreated, or comes from another data dir"
+        elif cursor > sequence:
+            why = f"ends at message {sequence}, but {self.state_path.name} adopted up to {cursor}"
+        else:
+            return
+        raise MismatchedFiles(f"{self.path} does not belong with {self.state_path.name}: it {why}")
 
     # --- sending ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from votectl.local.authorizer import guard
 from votectl.local.chaos import chaotic
 from votectl.local.gateway import Gateway, GroupCommitQueue
 from votectl.local.layout import Layout
+from votectl.local.limits import GuardedHttp, Limits
 from votectl.local.queue import SqliteQueue
 
 __all__ = ["GatewaySpec", "run_gateway"]
@@ -35,6 +36,7 @@ class GatewaySpec:
     chaos: float = 0.0
     visibility_timeout: float = 30.0
     max_receive_count: int = 3
+    limits: Limits = field(default_factory=Limits)
     extra: dict[str, Any] = field(default_factory=dict)
     auth: AuthSettings = AuthSettings()
 
@@ -86,15 +88,17 @@ async def _serve(
     queue = GroupCommitQueue(votes, asyncio.get_running_loop())
     handler = chaotic("receiver", receiver.make_handler(queue), spec.chaos)
     gateway = Gateway(guard(handler, spec.auth), queue)  # API Gateway's CORS and authorizer
+    GuardedHttp.limits = spec.limits.within_open_files()
     config = uvicorn.Config(
         gateway,
         loop="none",
-        http="httptools",
+        http=GuardedHttp,
+        timeout_keep_alive=int(GuardedHttp.limits.idle_seconds) + 1,  # the protocol's is sooner
         lifespan="off",
         access_log=False,
         proxy_headers=False,
         server_header=False,
-        log_level="warning",
+        log_level="error",  # the protocol logs refusals in tallies, not one line each
         timeout_graceful_shutdown=5,
     )
     server = _Server(config)

@@ -16,10 +16,12 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import multiprocessing
 import os
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,14 +30,19 @@ from typing import Any
 
 from votectl.errors import AlreadyRunning, PipelineFailed, UsageError
 from votectl.local.auth import AuthSettings
+from votectl.local.db import DamagedFile, check_intact, naming
+from votectl.local.flags import Counters, Flag
 from votectl.local.layout import Layout
+from votectl.local.limits import Limits
 from votectl.local.logfiles import child_main
-from votectl.local.poller import PollerSpec, run_poller
+from votectl.local.poller import DAMAGED_EXIT, PollerSpec, run_poller
 from votectl.local.queue import SqliteQueue
 from votectl.local.serve import GatewaySpec, run_gateway
 from votectl.local.table import SqliteVoteTable
 
 __all__ = ["UpSettings", "run_up"]
+
+log = logging.getLogger("votectl.up")
 
 GATEWAY_GRACE_SECONDS = 6.0
 POLLER_GRACE_SECONDS = 3.0
@@ -53,6 +60,7 @@ class UpSettings:
     batch_size: int = 1000
     workers: int = 1
     auth: AuthSettings = AuthSettings()
+    limits: Limits = field(default_factory=Limits)
 
 
 @contextlib.contextmanager
@@ -68,7 +76,13 @@ def _exclusive(layout: Layout) -> Iterator[None]:
 
 class _Group:
     """Child processes of one kind: started, restarted if one dies, stopped together.
-    Each child's output goes to <logs>/<label>.log (see local/logfiles.py)."""
+
+    Each child's output goes to <logs>/<label>.log (see local/logfiles.py). A child that dies
+    within ``_SETTLED_SECONDS`` of its start is restarted after a pause that doubles up to
+    ``_MAX_PAUSE_SECONDS`` (a full disk must not become a crash loop)."""
+
+    _SETTLED_SECONDS = 10.0
+    _MAX_PAUSE_SECONDS = 5.0
 
     def __init__(
         self,
@@ -80,8 +94,11 @@ class _Group:
     ):
         self.ctx, self.labels, self.target, self.args = ctx, labels, target, args
         self.logs = logs
-        self.stop_event = ctx.Event()
+        self.stop_event = Flag(ctx)  # no lock: a child killed in wait() cannot wedge set()
         self.procs: list[Any] = [None] * len(args)
+        self.started = [0.0] * len(args)
+        self.pause = [0.0] * len(args)
+        self.due = [0.0] * len(args)
         self.restarts = 0
 
     def start(self, i: int | None = None) -> None:
@@ -94,12 +111,29 @@ class _Group:
             )
             proc.start()
             self.procs[n] = proc
+            self.started[n] = time.monotonic()
 
     def watch(self) -> list[str]:
-        """Restart the children that died; one line for each (which, exit code or signal)."""
+        """Restart the dead children that are due; one line for each (which, exit code or
+        signal)."""
         said = []
+        now = time.monotonic()
         for n, proc in enumerate(self.procs):
-            if not self.stop_event.is_set() and not proc.is_alive():
+            if self.stop_event.is_set() or proc.is_alive():
+                continue
+            if not self.due[n]:  # just found dead: restart now, or after a pause if it was young
+                young = now - self.started[n] < self._SETTLED_SECONDS
+                self.pause[n] = min(self.pause[n] * 2 or 0.25, self._MAX_PAUSE_SECONDS) * young
+                self.due[n] = now + self.pause[n]
+                if young:
+                    log.warning(
+                        "%s exited (%s) soon after starting; restarting in %.2g s",
+                        self.labels[n],
+                        proc.exitcode,
+                        self.pause[n],
+                    )
+            if now >= self.due[n]:
+                self.due[n] = 0.0
                 self.restarts += 1
                 said.append(f"{self.labels[n]} (pid {proc.pid}) {_how(proc.exitcode)}; restarted")
                 self.start(n)
@@ -177,8 +211,12 @@ def run_up(
     layout = Layout.of(settings.data_dir)
     with _exclusive(layout):
         for path, name in ((layout.votes_db, "votes"), (layout.ready_db, "ready")):
-            SqliteQueue.create(path, name)  # before the children race to
-        SqliteVoteTable(layout.table_db).close()
+            with naming(path):
+                SqliteQueue.create(path, name)  # before the children race to
+        with naming(layout.table_db):
+            SqliteVoteTable(layout.table_db).close()
+        for path in layout.files():  # a damaged file stops us here, named, not mid-run
+            check_intact(path)
         sock = _bind(settings.host, settings.port)
         stopping: list[int] = []
         handlers = {
@@ -187,8 +225,8 @@ def run_up(
         }
         ctx = multiprocessing.get_context("spawn")
         accepted = ctx.Array("q", settings.workers, lock=False)
-        rejected = ctx.Value("q", 0)
-        ready = [ctx.Event() for _ in range(settings.workers)]
+        rejected = Counters(ctx, 2)  # a slot per poller
+        ready = [Flag(ctx) for _ in range(settings.workers)]
         gateways = _Group(
             ctx,
             [f"gateway-{n}" for n in range(settings.workers)],
@@ -201,6 +239,7 @@ def run_up(
                         settings.chaos.get("receiver", 0.0),
                         settings.visibility_timeout,
                         settings.max_receive_count,
+                        settings.limits,
                         auth=settings.auth,
                     ),
                     sock,
@@ -237,7 +276,10 @@ def run_up(
             _await_ready(ready, gateways, stopping)
             host, port = sock.getsockname()[:2]
             url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-            _write_up_file(layout, url, gateways, pollers)
+            if not _write_up_file(layout, url, gateways, pollers):
+                raise PipelineFailed(
+                    f"cannot write {layout.up_file}", hint="free space in the data dir's disk"
+                )
             if on_ready and not stopping:
                 on_ready(url)
             _supervise(layout, url, gateways, pollers, accepted, rejected, stopping, status, notice)
@@ -261,20 +303,46 @@ def _await_ready(ready: list[Any], gateways: _Group, stopping: list[int]) -> Non
         time.sleep(0.01)
 
 
-def _write_up_file(layout: Layout, url: str, *groups: _Group) -> None:
+def _write_up_file(layout: Layout, url: str, *groups: _Group, quiet: bool = False) -> bool:
     """up.json: the URL, the supervisor's pid, each child's, and how many children were
-    restarted (rewritten after a restart)."""
+    restarted (rewritten after a restart).
+
+    Replaced whole, never truncated in place; False (and a warning) if it could not be
+    written, a full disk say: the pipeline runs on and the caller tries again later."""
     processes = {label: pid for group in groups for label, pid in group.pids().items()}
     restarts = sum(group.restarts for group in groups)
     info = {"url": url, "pid": os.getpid(), "processes": processes, "restarts": restarts}
-    layout.up_file.write_text(json.dumps(info))
+    temporary = layout.up_file.with_suffix(".json.tmp")
+    try:
+        temporary.write_text(json.dumps(info))
+        os.replace(temporary, layout.up_file)
+    except OSError as exc:
+        if not quiet:
+            log.warning("cannot write %s (%s); trying again", layout.up_file, exc.strerror or exc)
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        return False
+    return True
+
+
+def _stop_for_damage(layout: Layout) -> None:
+    """A poller found a data file damaged: stop (no more 202s for votes that cannot be
+    stored), naming the file. The queued votes stay in their files for after the repair."""
+    for path in layout.files():
+        check_intact(path)  # raises DamagedFile naming it
+    raise DamagedFile(f"a file in {layout.root} is damaged (see the pollers' log lines above)")
 
 
 def _write_status_file(layout: Layout, accepted: int) -> None:
-    """The running accepted total for `votectl watch` (replaced whole: readers never see half)."""
+    """The running accepted total for `votectl watch` (replaced whole: readers never see half).
+    Best effort: a full disk leaves the last one in place until space returns."""
     tmp = layout.status_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"accepted": accepted, "at": time.time()}))
-    tmp.replace(layout.status_file)
+    try:
+        tmp.write_text(json.dumps({"accepted": accepted, "at": time.time()}))
+        tmp.replace(layout.status_file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _supervise(
@@ -294,12 +362,15 @@ def _supervise(
     ops = LocalOperations(str(layout.root))
     tally = _Tally()
     last_accepted, last_time = 0, time.monotonic()
+    up_file_stale = False
     while not stopping:
         time.sleep(0.1)
+        if DAMAGED_EXIT in (p.exitcode for p in pollers.procs):
+            _stop_for_damage(layout)
         tally.total(accepted)  # before a restarted gateway's counter starts again at 0
         died = gateways.watch() + pollers.watch()
-        if died:
-            _write_up_file(layout, url, gateways, pollers)
+        if died or up_file_stale:
+            up_file_stale = not _write_up_file(layout, url, gateways, pollers, quiet=up_file_stale)
         if notice is not None:
             for line in died:
                 notice(line)
@@ -311,13 +382,19 @@ def _supervise(
         if status is None:
             last_accepted, last_time = total, now
             continue
+        try:
+            queues = {q.name: q.visible + q.in_flight + q.delayed for q in ops.queue_stats()}
+            stored = ops.table_count().count
+        except (sqlite3.Error, OSError) as exc:  # a full disk, say: report again next second
+            log.warning("status unavailable: %s", exc)
+            continue
         status(
             {
                 "accepted": total,
                 "accepted_per_s": (total - last_accepted) / (now - last_time),
-                "queues": {q.name: q.visible + q.in_flight + q.delayed for q in ops.queue_stats()},
-                "stored": ops.table_count().count,
-                "rejected": rejected.value,
+                "queues": queues,
+                "stored": stored,
+                "rejected": rejected.total(),
                 "restarts": gateways.restarts + pollers.restarts,
             }
         )

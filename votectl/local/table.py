@@ -45,9 +45,9 @@ WHERE (excluded.voted_at_us, excluded.score) > (votes.voted_at_us, votes.score)
 class SqliteVoteTable:
     name = "votes"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
         self.path = Path(path)
-        self._con = connect(self.path, _SCHEMA)
+        self._con = connect(self.path, _SCHEMA, read_only=read_only)
 
     def close(self) -> None:
         self._con.close()
