@@ -158,7 +158,7 @@ def test_the_table_is_prewarmed_and_optionally_capped() -> None:
     }
     values = stack_parameters(Stage(name="prod"), fake_bundle(), "bucket")
     assert (values["TableWarmWriteUnits"], values["TableMaxWriteUnits"]) == ("40000", "0")
-    assert values["WriterMaxConcurrency"] == "50"
+    assert values["WriterMaxConcurrency"] == str(Stage().writer_max_concurrency)
 
 
 def test_the_writer_may_requeue_to_the_ready_queue_only() -> None:

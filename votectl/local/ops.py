@@ -38,6 +38,10 @@ class LocalOperations:
     def _queue_path(self, name: str) -> Path:
         return self.layout.require().votes_db if name == "votes" else self.layout.ready_db
 
+    def _queue(self, name: str) -> SqliteQueue:
+        """A queue opened to read (peek, pulse): read-only where the data dir is."""
+        return SqliteQueue(self._queue_path(name), name, read_only=self._read_only())
+
     def queue_stats(self) -> list[QueueStat]:
         stats: list[QueueStat] = []
         for name in QUEUES:
