@@ -33,7 +33,7 @@ DEFAULT_BATCH = 1
 
 def plan_stage(stage: Any, votes_per_s: float, batch_size: int = DEFAULT_BATCH, **kw: Any) -> Plan:
     """The plan of a ``votectl.config.Stage``."""
-    return build_plan(Settings.of(stage), votes_per_s, batch_size, stage=stage.name, **kw)
+    return build_plan(stage, votes_per_s, batch_size, stage=stage.name, **kw)
 
 
 def cost_line(stage: Any) -> str:

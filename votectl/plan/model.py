@@ -10,7 +10,7 @@ from votectl.plan.cost import Cost, costs
 from votectl.plan.flow import Flow, flow
 from votectl.plan.measured import MEASURED, Measured
 from votectl.plan.prices import PRICES, Prices
-from votectl.plan.settings import FRONT_DOORS, Settings
+from votectl.plan.settings import FRONT_DOORS, Settings, settings_json
 from votectl.plan.zipf import DEFAULT_S, DEFAULT_TITLES, top_share
 
 __all__ = ["COMPONENTS", "SCHEMA", "Component", "Plan", "build_plan"]
@@ -155,7 +155,7 @@ class Plan:
                 "zipf_s": self.zipf_s,
                 "top_title_share": round(self.flow.hot_title_share, 5),
             },
-            "settings": self.settings.to_json(),
+            "settings": settings_json(self.settings),
             "measured": self.measured.to_json(),
             "prices": self.prices.to_json(),
         }
