@@ -37,7 +37,7 @@ def token_subject(event: dict[str, Any]) -> str | None:
     claims = (authorizer.get("jwt") or {}).get("claims")
     if claims is None:
         return None
-    sub = claims.get("sub")
+    sub = claims.get("sub") if isinstance(claims, dict) else None
     if not isinstance(sub, str) or not sub.strip():
         raise Forbidden("the token has no sub claim, so it names no voter")
     return sub.strip()

@@ -32,8 +32,8 @@ def http_event(
     body: bytes | str | None,
     b64: bool = False,
     template: str = "apigw-http-api-v2.json",
-    claims: dict[str, str] | None = None,
     content_type: str | None = "application/json",
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A real HTTP API v2.0 (or Function URL) event, adapted: method, path, body, the
     content-type header a JSON client sends (None: none), and the JWT authorizer's claims

@@ -50,10 +50,8 @@ def test_status_lines_survive_a_gateway_restart(tmp_path: Path) -> None:
         poll(lambda: any(line.startswith("accepted 5 ") for line in lines), timeout=40)
         os.kill(up["processes"]["gateway-0"], signal.SIGKILL)
         notice = poll(lambda: next((line for line in lines if "gateway-0" in line), None), 20)
-        assert (
-            "killed by SIGKILL; restarted" in notice
-            and f"pid {up['processes']['gateway-0']}" in notice
-        )
+        assert f"gateway-0 (pid {up['processes']['gateway-0']}) killed by SIGKILL" in notice
+        assert "; restarted" in notice or "; restarting in " in notice  # young: after a pause
         after = lines.index(notice)
         later = poll(lambda: [line for line in lines[after:] if line.startswith("accepted ")], 40)
         assert later[0].startswith("accepted 5 "), later[0]  # not back to 0

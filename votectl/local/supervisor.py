@@ -114,28 +114,27 @@ class _Group:
             self.started[n] = time.monotonic()
 
     def watch(self) -> list[str]:
-        """Restart the dead children that are due; one line for each (which, exit code or
-        signal)."""
+        """Restart the dead children that are due; one line for each death (which, exit code or
+        signal, and when it restarts)."""
         said = []
         now = time.monotonic()
         for n, proc in enumerate(self.procs):
             if self.stop_event.is_set() or proc.is_alive():
                 continue
             if not self.due[n]:  # just found dead: restart now, or after a pause if it was young
-                young = now - self.started[n] < self._SETTLED_SECONDS
+                lived = now - self.started[n]
+                young = lived < self._SETTLED_SECONDS
                 self.pause[n] = min(self.pause[n] * 2 or 0.25, self._MAX_PAUSE_SECONDS) * young
                 self.due[n] = now + self.pause[n]
-                if young:
-                    log.warning(
-                        "%s exited (%s) soon after starting; restarting in %.2g s",
-                        self.labels[n],
-                        proc.exitcode,
-                        self.pause[n],
-                    )
+                died = f"{self.labels[n]} (pid {proc.pid}) {_how(proc.exitcode)}"
+                said.append(
+                    f"{died} {lived:.1f} s after starting; restarting in {self.pause[n]:.2g} s"
+                    if young
+                    else f"{died}; restarted"
+                )
             if now >= self.due[n]:
                 self.due[n] = 0.0
                 self.restarts += 1
-                said.append(f"{self.labels[n]} (pid {proc.pid}) {_how(proc.exitcode)}; restarted")
                 self.start(n)
         return said
 
