@@ -142,8 +142,10 @@ def destroy(
     ] = False,
     as_json: JsonOut = False,
 ) -> None:
-    """Delete the stage's stack and queues. The votes table is kept (--delete-data deletes it);
-    --purge also deletes the artifacts bucket."""
+    """Delete the stage's stack and queues; the votes table is kept unless --delete-data.
+
+    --purge also deletes the artifacts bucket.
+    """
     from votectl.aws.deploy import Hooks
     from votectl.aws.deploy import destroy as run_destroy
     from votectl.aws.session import Aws

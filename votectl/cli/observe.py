@@ -52,8 +52,10 @@ def watch(
         int | None, typer.Option(help="Stop after this many refreshes (for scripts).", min=1)
     ] = None,
 ) -> None:
-    """A live view: each queue's depth, in/out rate, sparkline and oldest message, the table
-    count and accepted votes/s. q leaves (exit 0), as does Ctrl-C (exit 130).
+    """A live view of queues, table and accepted votes/s; q leaves (exit 0), Ctrl-C too (130).
+
+    Each queue's depth, in/out rate, sparkline and oldest message, the table count and accepted
+    votes/s.
 
     Local: from the data dir. AWS: GetQueueAttributes, DescribeTable's estimate, CloudWatch.
     """

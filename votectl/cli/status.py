@@ -13,8 +13,11 @@ from votectl.targets import open_target
 
 @with_stage()
 def status(stage: Stage, as_json: JsonOut = False) -> None:
-    """What runs and what it holds: local: URL, processes, restarts, queues, table; AWS: stack
-    status, endpoint, functions and code hashes, queues, table. Not running is not an error."""
+    """What runs and what it holds (not running is not an error).
+
+    Local: URL, processes, restarts, queues, table. AWS: stack status, endpoint, functions and
+    their code hashes, queues, table.
+    """
     report = open_target(stage).status()
     emit(report.to_json(), status_view(report), as_json)
 
