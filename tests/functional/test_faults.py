@@ -242,3 +242,23 @@ def test_a_table_damaged_while_running_stops_up_instead_of_answering_202(
     _, err = up.proc.communicate(timeout=60)
     assert up.proc.returncode == 1
     assert f"{table} is damaged" in err and "Traceback" not in err
+
+
+def test_children_exit_when_the_supervisor_is_killed(up_factory: Callable[..., Up]) -> None:
+    """kill -9 of the supervisor alone: its gateway and pollers do not serve on as orphans."""
+    up = up_factory()
+    info = json.loads((up.data_dir / "up.json").read_text())
+    children = list(info["processes"].values())
+    os.kill(info["pid"], signal.SIGKILL)
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # a zombie is gone too: it waits only for a reaper
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    poll(lambda: all(gone(pid) for pid in children), timeout=30)
