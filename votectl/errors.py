@@ -56,7 +56,7 @@ class UsageError(VotectlError):
 
 
 class ConfigError(UsageError):
-    hint = "check votectl.toml (see README, 'Configuration')"
+    hint = "check votectl.toml (see README, 'Stages')"
 
 
 class NotRunning(VotectlError):
@@ -80,7 +80,7 @@ class LoadtestFailed(VotectlError):
 
 
 class BundleFailed(VotectlError):
-    hint = "run `votectl bundle` again; see README, 'Bundle'"
+    hint = "run `votectl bundle` again; see README, '`votectl bundle`'"
 
 
 class DoesNotFit(VotectlError):

@@ -87,3 +87,35 @@ def test_declining_destroy_exits_0_and_says_so(cli: Any, moto_url: str, tmp_path
     assert code == 0 and "not destroyed" in out
     status = json.loads(cli("status", *target, "--json").stdout)
     assert status["status"] == "CREATE_COMPLETE"  # untouched
+
+
+def test_cli_bundle_writes_one_zip_per_function(tmp_path: Path, wheel_cache: Path) -> None:
+    """`votectl bundle --out DIR --arch x86_64 --json` as the README shows it (the wheel cache
+    filled by the fixture, so no network): three zips whose sha256 the JSON names."""
+    import hashlib
+
+    out = tmp_path / "dist"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "votectl",
+            "bundle",
+            "--out",
+            str(out),
+            "--arch",
+            "x86_64",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    zips = sorted(out.glob("*.zip"))
+    assert [z.name.split("-")[0].split(".")[0] for z in zips] == ["processor", "receiver", "writer"]
+    digests = json.dumps(report)
+    for z in zips:
+        assert hashlib.sha256(z.read_bytes()).hexdigest() in digests

@@ -15,9 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def readme_block() -> list[str]:
+def readme_block(heading: str = "## Authenticated votes") -> list[str]:
+    """The first bash block under ``heading``."""
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Authenticated votes") :]
+    section = text[text.index(heading) :]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
     assert block is not None
     return block.group(1).strip().splitlines()
