@@ -367,8 +367,9 @@ def _supervise(
         if DAMAGED_EXIT in (p.exitcode for p in pollers.procs):
             _stop_for_damage(layout)
         tally.total(accepted)  # before a restarted gateway's counter starts again at 0
+        restarts = gateways.restarts + pollers.restarts
         died = gateways.watch() + pollers.watch()
-        if died or up_file_stale:
+        if gateways.restarts + pollers.restarts != restarts or up_file_stale:
             up_file_stale = not _write_up_file(layout, url, gateways, pollers, quiet=up_file_stale)
         if notice is not None:
             for line in died:
