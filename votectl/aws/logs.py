@@ -45,7 +45,11 @@ class CloudWatchLogs:
         if not follow:
             return
         try:
-            yield from self._live_tail(query)
+            newest = max([now_ms, *(e.timestamp_ms for e in events)])
+            shown = {(e.timestamp_ms, e.raw) for e in events}
+            for event in self._live_tail(query):  # some emulators replay what was shown
+                if event.timestamp_ms >= newest and (event.timestamp_ms, event.raw) not in shown:
+                    yield event
         except LiveTailUnsupported:
             yield from self._poll(query, max([now_ms, *(e.timestamp_ms for e in events)]), events)
 
@@ -71,7 +75,8 @@ class CloudWatchLogs:
             self._sleep(self._poll_seconds)
             for event in self._filter(query, since_ms):
                 key = (event.timestamp_ms, event.raw)
-                if key not in shown:
+                # older than asked for: some endpoints (moto 5.2.5) ignore startTime
+                if event.timestamp_ms >= since_ms and key not in shown:
                     shown.add(key)
                     yield event
             newest = max((t for t, _ in shown), default=since_ms)
