@@ -61,14 +61,12 @@ def joined(lines: list[str]) -> list[str]:
     return out
 
 
-def test_the_readme_auth_commands_run(tmp_path: Path) -> None:
-    lines = joined(readme_block())
-    assert lines[0].startswith("votectl up --auth jwt &")
-    (tmp_path / "loadtests").symlink_to(ROOT / "loadtests")
-    port = free_port()
+def run_in_bash(lines: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
+    """README lines run by bash in ``cwd`` on a free port (see ``script``); the `votectl up &`
+    they start is stopped after."""
     proc = subprocess.Popen(
-        ["bash", "-c", script(lines, port)],
-        cwd=tmp_path,
+        ["bash", "-c", script(lines, free_port())],
+        cwd=cwd,
         env={**os.environ, "PY": sys.executable, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -76,11 +74,19 @@ def test_the_readme_auth_commands_run(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        out, err = proc.communicate(timeout=240)
+        out, err = proc.communicate(timeout=timeout)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGINT)  # the `votectl up &` left running
-    assert proc.returncode == 0, err[-3000:]
+    return proc.returncode, out, err
+
+
+def test_the_readme_auth_commands_run(tmp_path: Path) -> None:
+    lines = joined(readme_block())
+    assert lines[0].startswith("votectl up --auth jwt &")
+    (tmp_path / "loadtests").symlink_to(ROOT / "loadtests")
+    code, out, err = run_in_bash(lines, tmp_path, timeout=240)
+    assert code == 0, err[-3000:]
     replies = out.split("---\n")[1:]
     assert '"accepted":1' in replies[0]  # the vote with a token
     assert "a bearer token is required" in replies[1]  # the one without
