@@ -43,7 +43,8 @@ def test_watch_in_a_terminal_leaves_on_q_or_ctrl_c(
     code_file = tmp_path / "code"
     command = (
         f"cd {ROOT} && {sys.executable} -m votectl watch --data-dir {up.data_dir} "
-        f"--interval 0.3; echo $? > {code_file}; stty -a > {tmp_path / 'stty'}"
+        f"--interval 0.3; echo $? > {code_file}; stty -a > {tmp_path / 'stty.tmp'}; "
+        f"mv {tmp_path / 'stty.tmp'} {tmp_path / 'stty'}"  # whole when it appears
     )
     tmux = ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30", command]
     subprocess.run(tmux, check=True)
