@@ -14,6 +14,7 @@ from botocore.stub import ANY, Stubber
 from lambdas.adapters import STATEMENTS_PER_CALL, Backoff, DynamoVoteTable
 from lambdas.contract import Vote
 from lambdas.deadline import Deadline
+from tests.unit.test_adapters import FakeTime
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -22,22 +23,12 @@ def vote(user: str, score: int = 3) -> Vote:
     return Vote(user_id=user, title_id="t1", aspect="overall", score=score, voted_at=T0)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.waits: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def stubbed() -> tuple[DynamoVoteTable, Stubber, Clock]:
+def stubbed() -> tuple[DynamoVoteTable, Stubber, FakeTime]:
     client = boto3.client(
         "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
-    clock = Clock()
+    clock = FakeTime()
     backoff = Backoff(base=0.02, cap=0.32, sleep=clock.sleep, rng=lambda: 1.0)
     table = DynamoVoteTable("votes", client=client, shards=4, path="partiql", backoff=backoff)
     stubber = Stubber(client)
