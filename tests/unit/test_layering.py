@@ -98,3 +98,76 @@ def test_the_layer_rule_catches_the_old_circle() -> None:
 def test_plan_imports_neither_the_cli_nor_a_target(path: Path) -> None:
     names = imports(path)
     assert not any(n.startswith(("votectl.cli", "votectl.aws", "votectl.local")) for n in names)
+
+
+def _graph() -> dict[str, set[str]]:
+    """votectl module -> the votectl modules it imports (TYPE_CHECKING imports included: a
+    circle of types is a circle of design even when Python never runs it)."""
+    known = {module_name(p) for p in modules("votectl")}
+    graph: dict[str, set[str]] = {}
+    for path in modules("votectl"):
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from votectl.aws import bundle` imports the module votectl.aws.bundle
+                names = [f"{node.module}.{a.name}" for a in node.names]
+                targets.update(n for n in names if n in known)
+                targets.add(node.module)
+            elif isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names)
+        here = module_name(path)
+        graph[here] = {t for t in targets if t in known and t != here and t != "votectl"}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each import circle once, as the modules along it (Tarjan's strongly connected parts)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            part = []
+            while True:
+                top = stack.pop()
+                part.append(top)
+                if top == node:
+                    break
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_votectl_module_imports_itself_through_others() -> None:
+    assert cycles(_graph()) == []
+
+
+def test_the_circle_check_sees_a_circle() -> None:
+    """The old deploy circle (pipeline <-> changeset, pipeline <-> events) is caught."""
+    old = {
+        "votectl.aws.pipeline": {"votectl.aws.changeset", "votectl.aws.events"},
+        "votectl.aws.changeset": {"votectl.aws.pipeline", "votectl.aws.events"},
+        "votectl.aws.events": {"votectl.aws.pipeline"},
+    }
+    assert cycles(old) == [sorted(old)]
+
+
+def test_the_deploy_records_sit_below_the_steps() -> None:
+    graph = _graph()
+    assert graph["votectl.aws.records"] == set()
+    for step in ("votectl.aws.pipeline", "votectl.aws.changeset", "votectl.aws.events"):
+        assert "votectl.aws.records" in graph[step]

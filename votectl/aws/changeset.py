@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from votectl.aws.events import stack_events
 from votectl.aws.pipeline import Deploy
+from votectl.aws.records import Change
 from votectl.aws.session import aws_errors
 from votectl.aws.stack import read_stack, stack_parameters, template_body
 from votectl.errors import DeployFailed, StackBusy, StackNotFound
@@ -27,13 +27,6 @@ _REPLACEMENT = {"True": "yes", "False": "no", "Conditional": "conditional"}
 # settled states a deploy may start from as an UPDATE
 _UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
 
-
-@dataclass(frozen=True)
-class Change:
-    action: str  # add / modify / remove
-    logical_id: str
-    resource_type: str
-    replacement: str  # yes / no / conditional, "" for add and remove
 
 
 def create_change_set(run: Deploy) -> None:

@@ -6,23 +6,16 @@ Step ``follow_events``; ``follow`` also serves destroy.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from votectl.aws.pipeline import Deploy, Hooks
+from votectl.aws.records import StackEvent
 from votectl.aws.session import Aws, aws_errors
 from votectl.aws.stack import read_stack
 from votectl.errors import DeployFailed, StackNotFound
 
 __all__ = ["StackEvent", "failure_reasons", "follow", "follow_events", "stack_events"]
 
-
-@dataclass(frozen=True)
-class StackEvent:
-    logical_id: str
-    resource_type: str
-    status: str
-    reason: str
 
 
 def stack_events(aws: Aws, limit_pages: int | None = None) -> list[dict[str, Any]]:

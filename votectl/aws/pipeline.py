@@ -3,6 +3,7 @@
 A step is a function of the ``Deploy`` state; it may end the run early by setting ``outcome``
 (no changes, a dry run, declined). The steps live in modules named for what they own
 (``artifacts``, ``guards``, ``changeset``, ``events``); ``deploy`` strings them together.
+What the steps report (``Change``, ``StackEvent``) lives below all of them, in ``records``.
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from votectl.aws import bundle as bundling
+from votectl.aws.records import Change, StackEvent
 from votectl.aws.session import Aws
 from votectl.config import Stage
-
-if TYPE_CHECKING:
-    from votectl.aws.changeset import Change
-    from votectl.aws.events import StackEvent
 
 __all__ = ["Deploy", "Hooks", "Step"]
 
