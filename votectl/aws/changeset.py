@@ -28,7 +28,6 @@ _REPLACEMENT = {"True": "yes", "False": "no", "Conditional": "conditional"}
 _UPDATABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
 
 
-
 def create_change_set(run: Deploy) -> None:
     assert run.bundle is not None
     name = run.stage.stack_name

@@ -17,7 +17,6 @@ from votectl.errors import DeployFailed, StackNotFound
 __all__ = ["StackEvent", "failure_reasons", "follow", "follow_events", "stack_events"]
 
 
-
 def stack_events(aws: Aws, limit_pages: int | None = None) -> list[dict[str, Any]]:
     """Stack events, newest first."""
     events: list[dict[str, Any]] = []
