@@ -8,6 +8,7 @@ optional: a stage it does not define is made of defaults and flags alone.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -15,7 +16,17 @@ from typing import Any
 
 from votectl.errors import ConfigError
 
-__all__ = ["FRONT_DOORS", "LOCAL", "RUNTIMES", "Stage", "in_config", "load_stage", "validate"]
+__all__ = [
+    "FRONT_DOORS",
+    "LOCAL",
+    "LOG_RETENTION_DAYS",
+    "RUNTIMES",
+    "WRITE_PATHS",
+    "Stage",
+    "in_config",
+    "load_stage",
+    "validate",
+]
 
 LOCAL = "local"
 CONFIG_FILE = "votectl.toml"
@@ -37,9 +48,9 @@ class Stage:
     receiver_memory: int = 512
     processor_memory: int = 512
     writer_memory: int = 1024
-    receiver_reserved_concurrency: int = 0  # 0 = unreserved
-    processor_reserved_concurrency: int = 0
-    writer_reserved_concurrency: int = 0
+    receiver_reserved_concurrency: int = 0  # 0 = unreserved (refused with a Function URL)
+    processor_reserved_concurrency: int = 0  # 0 = reserve processor_max_concurrency
+    writer_reserved_concurrency: int = 0  # 0 = reserve writer_max_concurrency
     receiver_timeout: int = 10
     processor_timeout: int = 30
     writer_timeout: int = 30
@@ -58,6 +69,11 @@ class Stage:
     table_warm_write_units: int = 40_000  # WarmThroughput; 0 = none
     table_warm_read_units: int = 0
     table_max_write_units: int = 0  # OnDemandThroughput.MaxWriteRequestUnits; 0 = no cap
+    table_kms_key: str | None = None  # a customer-managed KMS key (ARN); None = AWS-owned key
+    write_path: str = "partiql"  # the writer's statements: "partiql" | "classic"
+    # the account's quotas (Service Quotas), raised with AWS first, then here
+    account_concurrency: int = 1000  # Lambda concurrent executions, per Region
+    table_write_quota: int = 40_000  # DynamoDB table-level write throughput, WRU/s
     # protection and alerting
     table_deletion_protection: bool = True
     message_retention_days: int = 14
@@ -79,11 +95,42 @@ class Stage:
     def stack_name(self) -> str:
         return f"votectl-{self.name}"
 
+    def reserved(self, function: str) -> int:
+        """The reserved concurrency deployed for ``function`` (0 = none): the processor and the
+        writer reserve at least their event source's MaximumConcurrency unless set higher."""
+        own = int(getattr(self, f"{function}_reserved_concurrency"))
+        if function == "receiver":
+            return own
+        return own or int(getattr(self, f"{function}_max_concurrency"))
+
 
 _FIELDS = {f.name: f for f in fields(Stage)}
 MEMORY_KEYS = ("receiver_memory", "processor_memory", "writer_memory")
 RUNTIMES = ("python3.11", "python3.12", "python3.13", "python3.14")
 FRONT_DOORS = ("http-api", "function-url")
+WRITE_PATHS = ("partiql", "classic")
+# CloudFormation's AWS::Logs::LogGroup RetentionInDays, as CloudWatch Logs' PutRetentionPolicy
+# lists them: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+# A stack name: a letter, then letters, digits and hyphens, 128 at most (CloudFormation
+# CreateStack, StackName: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html).
+# votectl names more after the stage (functions `votectl-NAME-processor`, 64 at most:
+# https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html; the artifacts bucket,
+# 63 at most), so a stage name keeps to 40 characters.
+STAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,39}")
+STAGE_NAME_RULE = "1-40 letters, digits and hyphens, starting with a letter"
+# Lambda keeps 100 of the account's concurrency unreserved: reserved concurrency in total is at
+# most account_concurrency - 100 (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
+UNRESERVED_MINIMUM = 100
+# One partition serves at most 1,000 write units/s, so a title's shards are of use up to the
+# table's write throughput / 1,000 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html).
+PARTITION_WRITE_UNITS = 1000
+# One address: an SNS email subscription takes one endpoint, so "a@b,x" is refused.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"[^@\s,;<>()\[\]\"]+@{_LABEL}(?:\.{_LABEL})+")
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 # Inclusive bounds of the whole-number settings AWS bounds (see README, 'Stages').
@@ -111,6 +158,8 @@ RANGES: dict[str, tuple[int, int | None]] = {
     "message_retention_days": (1, 14),
     "table_shards": (1, None),
     "log_retention_days": (1, None),
+    "account_concurrency": (1, None),
+    "table_write_quota": (1, None),
 }
 
 
@@ -140,11 +189,17 @@ def _coerce(stage: str, key: str, value: Any) -> Any:
 
 
 def validate(stage: Stage) -> Stage:
-    """``stage`` itself, or a ConfigError naming the first setting AWS would refuse."""
+    """``stage`` itself, or a ConfigError naming the first setting AWS would refuse, and the
+    limit it breaks. Runs before anything is bundled or sent to AWS."""
 
     def bad(message: str) -> ConfigError:
         return ConfigError(f"stage {stage.name!r}: {message}")
 
+    if not STAGE_NAME.fullmatch(stage.name):  # fullmatch: "dev\n" is no stack name
+        raise ConfigError(
+            f"stage name {stage.name!r} cannot name a stack ({STAGE_NAME_RULE})",
+            hint=f"use {STAGE_NAME_RULE}",
+        )
     for key, (low, high) in RANGES.items():
         value = getattr(stage, key)
         if value < low or (high is not None and value > high):
@@ -156,16 +211,79 @@ def validate(stage: Stage) -> Stage:
         raise bad(f"runtime must be one of {', '.join(RUNTIMES)}, got {stage.runtime!r}")
     if stage.front_door not in FRONT_DOORS:
         raise bad(f"front_door must be {' or '.join(FRONT_DOORS)}, got {stage.front_door!r}")
+    if stage.write_path not in WRITE_PATHS:
+        raise bad(f"write_path must be {' or '.join(WRITE_PATHS)}, got {stage.write_path!r}")
     if stage.auth not in ("none", "jwt"):
         raise bad(f"auth must be none or jwt, got {stage.auth!r}")
+    if stage.log_retention_days not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise bad(
+            f"log_retention_days must be one of CloudWatch Logs' retention periods ({allowed}),"
+            f" got {stage.log_retention_days}"
+        )
+    _check_capacity(stage, bad)
+    email = stage.alarm_email
+    if email is not None and not _EMAIL.fullmatch(email):
+        raise bad(f"alarm_email must be one email address (no lists, no spaces), got {email!r}")
+    kms = stage.table_kms_key
+    if kms is not None and not _KMS_KEY.fullmatch(kms):
+        raise bad(
+            f"table_kms_key must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), got {kms!r}"
+            " (leave it out for the AWS-owned key, at no charge)"
+        )
+    return stage
+
+
+# SSESpecification.KMSMasterKeyId takes a key ARN (also an id or alias); votectl takes the ARN
+# only, which the writer's role also names (the key's IAM grant cannot name an alias)
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_SSESpecification.html
+_KMS_KEY = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-)?[0-9a-f-]{32,36}")
+
+
+def _check_capacity(stage: Stage, bad: Any) -> None:
+    """Concurrency, WarmThroughput and shards within what the account and the key design allow."""
+    if stage.front_door == "function-url" and stage.receiver_reserved_concurrency == 0:
+        # a Function URL has no throttle of its own: the receiver's reserved concurrency is its
+        # only bound (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html)
+        raise bad(
+            "front_door function-url needs receiver_reserved_concurrency (a Function URL has no"
+            " throttle but the receiver's concurrency; unreserved, one flood takes the account's)"
+        )
+    ceiling = stage.account_concurrency - UNRESERVED_MINIMUM
+    for name in ("receiver", "processor", "writer"):
+        if stage.reserved(name) > ceiling:
+            raise bad(
+                f"{name}_reserved_concurrency {stage.reserved(name):,} is above the account's"
+                f" {stage.account_concurrency:,} concurrent executions less the"
+                f" {UNRESERVED_MINIMUM} Lambda keeps unreserved ({ceiling:,})"
+            )
+    total = sum(stage.reserved(n) for n in ("receiver", "processor", "writer"))
+    if total > ceiling:
+        raise bad(
+            f"reserved concurrency in total ({total:,}: receiver, processor, writer) is above the"
+            f" account's {stage.account_concurrency:,} concurrent executions less the"
+            f" {UNRESERVED_MINIMUM} Lambda keeps unreserved ({ceiling:,});"
+            " raise account_concurrency once AWS has raised the quota"
+        )
+    for key in ("table_warm_write_units", "table_max_write_units"):
+        # WarmThroughput and OnDemandThroughput stop at the table-level quota
+        # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html)
+        if getattr(stage, key) > stage.table_write_quota:
+            raise bad(
+                f"{key} {getattr(stage, key):,} is above the table-level write quota"
+                f" (table_write_quota {stage.table_write_quota:,} WRU/s);"
+                " request the raise from AWS first, then set table_write_quota"
+            )
     if 0 < stage.table_max_write_units < stage.table_warm_write_units:
         raise bad("table_warm_write_units must not exceed table_max_write_units")
-    email = stage.alarm_email
-    if email is not None and (
-        email.count("@") != 1 or any(c.isspace() for c in email) or not all(email.split("@"))
-    ):
-        raise bad(f"alarm_email must be one email address, got {email!r}")
-    return stage
+    table = stage.table_max_write_units or stage.table_write_quota
+    useful = max(1, table // PARTITION_WRITE_UNITS)
+    if stage.table_shards > useful:
+        raise bad(
+            f"table_shards {stage.table_shards:,} is more than the key design can use: one title's"
+            f" shards share the table's {table:,} WRU/s at 1,000 a partition, so {useful:,} at"
+            " most (and every results read queries each shard)"
+        )
 
 
 def read_config(path: Path) -> dict[str, dict[str, Any]]:

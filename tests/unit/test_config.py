@@ -60,6 +60,27 @@ def test_a_stage_from_the_file_with_flag_overrides(tmp_path: Path) -> None:
             "table_max_write_units = 1000\ntable_warm_write_units = 2000",
             "table_warm_write_units must not exceed table_max_write_units",
         ),
+        # issue 17: settings AWS would refuse, each named with the limit it breaks
+        ("table_shards = 1000000000", r"table_shards 1,000,000,000 is more than .* 40 at most"),
+        (
+            "receiver_reserved_concurrency = 1000000000",
+            r"receiver_reserved_concurrency 1,000,000,000 is above .* \(900\)",
+        ),
+        (
+            "receiver_reserved_concurrency = 500\nwriter_reserved_concurrency = 500",
+            r"reserved concurrency in total \(1,020.*\(900\)",
+        ),
+        (
+            "table_warm_write_units = 1000000000000",
+            r"table_warm_write_units 1,000,000,000,000 is above the table-level write quota",
+        ),
+        ('alarm_email = "a@b,x"', "alarm_email must be one email address"),
+        ('alarm_email = "a@b.org,c@d.org"', "alarm_email must be one email address"),
+        ("log_retention_days = 13", r"log_retention_days must be one of .*1, 3, 5, 7, 14, 30"),
+        ("log_retention_days = 0", "log_retention_days must be 1 or more"),
+        ('write_path = "batch"', "write_path must be partiql or classic"),
+        ('table_kms_key = "alias/mine"', "table_kms_key must be a KMS key ARN"),
+        ('front_door = "function-url"', "function-url needs receiver_reserved_concurrency"),
     ],
 )
 def test_bad_settings_are_config_errors(tmp_path: Path, body: str, words: str) -> None:
@@ -125,6 +146,8 @@ def test_flag_overrides_are_validated_too(tmp_path: Path) -> None:
     path = config(tmp_path, "[stages.prod]\n")
     with pytest.raises(ConfigError, match="front_door must be"):
         load_stage("prod", config_path=path, front_door="cdn")
+
+
 @pytest.mark.parametrize("text", [None, "[stages.prod]\n"])
 def test_a_stage_named_by_flags_alone_needs_no_file(tmp_path: Path, text: str | None) -> None:
     path = tmp_path / "votectl.toml" if text is None else config(tmp_path, text)
@@ -134,3 +157,27 @@ def test_a_stage_named_by_flags_alone_needs_no_file(tmp_path: Path, text: str | 
     assert stage.writer_memory == Stage().writer_memory
     assert not in_config("staging", config_path=path)
     assert in_config("prod", config_path=path) is (text is not None)
+
+
+@pytest.mark.parametrize("name", ["dev\n", "dev ", "1dev", "dev_x", "d" * 41, ""])
+def test_a_stage_name_that_cannot_name_a_stack_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError, match="cannot name a stack") as caught:
+        load_stage(name or " ", config_path=tmp_path / "missing.toml")
+    assert "letters, digits and hyphens" in str(caught.value)
+
+
+def test_raised_quotas_let_larger_settings_through(tmp_path: Path) -> None:
+    """The account's quotas are stage settings: raised with AWS first, then here."""
+    body = (
+        "[stages.big]\naccount_concurrency = 5000\ntable_write_quota = 80000\n"
+        "receiver_reserved_concurrency = 2000\ntable_warm_write_units = 80000\ntable_shards = 80\n"
+    )
+    stage = load_stage("big", config_path=config(tmp_path, body))
+    assert stage.reserved("receiver") == 2000 and stage.table_shards == 80
+
+
+def test_processor_and_writer_reserve_their_maximum_concurrency_by_default() -> None:
+    stage = validate(Stage(name="prod"))
+    assert stage.reserved("processor") == stage.processor_max_concurrency
+    assert stage.reserved("writer") == stage.writer_max_concurrency
+    assert stage.reserved("receiver") == 0

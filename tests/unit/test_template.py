@@ -28,9 +28,19 @@ def test_cfn_lint_finds_nothing() -> None:
     assert [str(m) for m in lint(BODY, regions=["us-east-1", "eu-west-1"])] == []
 
 
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A policy's statements, both branches of a conditional (Fn::If) one included."""
+    found = []
+    for statement in document["Statement"]:
+        branches = statement["Fn::If"][1:] if "Fn::If" in statement else [statement]
+        found.extend(b for b in branches if b != {"Ref": "AWS::NoValue"})
+    return found
+
+
 def wildcards(template: dict[str, Any]) -> list[str]:
-    """Every IAM statement whose Action has a * or whose Resource is not one of the stack's own."""
-    own = set(template["Resources"])
+    """Every IAM statement whose Action has a * or whose Resource is not one of the stack's own
+    (the stage's own customer key, parameter TableKmsKey, counts as its own)."""
+    own = set(template["Resources"]) | {"TableKmsKey"}
     problems = []
     for logical, resource in template["Resources"].items():
         if resource["Type"] not in ("AWS::IAM::Role", "AWS::IAM::Policy"):
@@ -40,7 +50,7 @@ def wildcards(template: dict[str, Any]) -> list[str]:
         if "PolicyDocument" in properties:
             documents.append(properties["PolicyDocument"])
         for document in documents:
-            for statement in document["Statement"]:
+            for statement in _statements(document):
                 actions = statement["Action"]
                 for action in [actions] if isinstance(actions, str) else actions:
                     if "*" in action:
@@ -98,7 +108,7 @@ def test_one_role_per_function_and_logs_scoped_to_its_own_group() -> None:
     for logical, function in functions.items():
         role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
         statements = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        logs = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
+        logs = [s for s in statements if "logs:PutLogEvents" in s.get("Action", ())]
         assert logs[0]["Resource"] == {
             "Fn::GetAtt": [logical.replace("Function", "LogGroup"), "Arn"]
         }

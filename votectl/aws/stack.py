@@ -6,14 +6,13 @@ Resources are resolved through ListStackResources, which works on AWS and on emu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from votectl.aws.bundle import Bundle
 from votectl.aws.session import Aws, aws_errors
-from votectl.config import Stage
+from votectl.config import Stage, validate
 from votectl.errors import ConfigError, ResourceMissing, UsageError
 
 __all__ = [
@@ -49,7 +48,6 @@ FUNCTIONS = {
 # python3.11 bundles (for tests on a 3.11 host) but deploys no more: Lambda blocks creating
 # python3.11 functions since 2026-07-31 (cfn-lint's runtime lifecycle data, W1030).
 DEPLOYABLE_RUNTIMES = ("python3.12", "python3.13", "python3.14")
-_STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
 
 
 def template_body() -> str:
@@ -63,11 +61,7 @@ def check_stage(stage: Stage) -> None:
             "stage 'local' is the embedded target; there is nothing to deploy",
             hint="pass --stage NAME for a stage defined in votectl.toml",
         )
-    if not _STAGE_NAME.match(stage.name):
-        raise ConfigError(
-            f"stage name {stage.name!r} cannot name a stack",
-            hint="use 1-40 letters, digits and hyphens, starting with a letter",
-        )
+    validate(stage)  # AWS's own limits (a Stage built in code has not met load_stage)
     if stage.runtime not in DEPLOYABLE_RUNTIMES:
         raise ConfigError(
             f"stage {stage.name!r}: Lambda no longer creates {stage.runtime} functions",
@@ -131,9 +125,9 @@ def stack_parameters(stage: Stage, bundle: Bundle, bucket: str) -> dict[str, str
         "ReceiverMemory": stage.receiver_memory,
         "ProcessorMemory": stage.processor_memory,
         "WriterMemory": stage.writer_memory,
-        "ReceiverReservedConcurrency": stage.receiver_reserved_concurrency,
-        "ProcessorReservedConcurrency": stage.processor_reserved_concurrency,
-        "WriterReservedConcurrency": stage.writer_reserved_concurrency,
+        "ReceiverReservedConcurrency": stage.reserved("receiver"),
+        "ProcessorReservedConcurrency": stage.reserved("processor"),
+        "WriterReservedConcurrency": stage.reserved("writer"),
         "ReceiverTimeout": stage.receiver_timeout,
         "ProcessorTimeout": stage.processor_timeout,
         "WriterTimeout": stage.writer_timeout,
@@ -154,6 +148,8 @@ def stack_parameters(stage: Stage, bundle: Bundle, bucket: str) -> dict[str, str
         "TableWarmReadUnits": stage.table_warm_read_units,
         "TableMaxWriteUnits": stage.table_max_write_units,
         "TableDeletionProtection": "true" if stage.table_deletion_protection else "false",
+        "TableKmsKey": stage.table_kms_key or "",
+        "WritePath": stage.write_path,
         "AlarmEmail": stage.alarm_email or "",
         "FrontDoor": stage.front_door,
         "Auth": stage.auth,

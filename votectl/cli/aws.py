@@ -87,6 +87,11 @@ def deploy(
             f"stage {stage.name!r} is not in votectl.toml: {stage.stack_name} is deployed"
             " from the defaults and your flags"
         )
+    if not stage.alarm_email:
+        warn(
+            f"stage {stage.name!r} sets no alarm_email: the alarm topic of {stage.stack_name} has"
+            " no subscriber, so its alarms (DLQs, errors, throttles, rejected votes) reach nobody"
+        )
     _can_ask(yes or dry_run)
     progress = Progress("deploy")
     done: list[str] = []
