@@ -16,16 +16,22 @@ from votectl.errors import DoesNotFit, UsageError
 from votectl.output import emit, out, table
 from votectl.plan import (
     DEFAULT_BATCH,
-    DEFAULT_RATE,
+    HOLDS_BATCHES,
     MAX_BATCH,
     RATE_HINT,
+    Holds,
     Plan,
+    holds,
     parse_rate,
+    parse_share,
     plan_stage,
 )
-from votectl.plan.checks import Check
+from votectl.plan.capacity import HOLDS_SCHEMA
+from votectl.plan.checks import HEADROOM, Check
 from votectl.plan.cost import SECONDS_PER_MONTH
 from votectl.plan.measured import MEASURED, Measured
+from votectl.plan.rate import SHARE_HINT
+from votectl.plan.writes import DEFAULT_REDELIVERY_SHARE, DEFAULT_REVOTE_SHARE
 from votectl.plan.zipf import DEFAULT_S, DEFAULT_TITLES
 
 __all__ = ["plan", "register"]
@@ -33,12 +39,34 @@ __all__ = ["plan", "register"]
 
 def plan(
     rate: Annotated[
-        str, typer.Option("--rate", help="Votes per second: 20000/s, 20k/s, 1.2M/min, 72M/h.")
-    ] = DEFAULT_RATE,
+        str | None,
+        typer.Option(
+            "--rate",
+            help="Votes per second: 20000/s, 20k/s, 1.2M/min, 72M/h. Without it: the highest"
+            " rates the stage holds.",
+        ),
+    ] = None,
     batch_size: Annotated[
-        int,
-        typer.Option("--batch-size", help=f"Votes per request (1-{MAX_BATCH})."),
-    ] = DEFAULT_BATCH,
+        int | None,
+        typer.Option(
+            "--batch-size",
+            help=f"Votes per request (1-{MAX_BATCH}); without --rate, default 1 and 100.",
+        ),
+    ] = None,
+    revote_share: Annotated[
+        str,
+        typer.Option(
+            "--revote-share",
+            help="Share of votes that replace a stored vote (a failed PartiQL INSERT costs a"
+            " write unit): 10%, 0.1.",
+        ),
+    ] = f"{DEFAULT_REVOTE_SHARE:.0%}",
+    redelivery_share: Annotated[
+        str,
+        typer.Option(
+            "--redelivery-share", help="Share of votes written again after they were stored."
+        ),
+    ] = f"{DEFAULT_REDELIVERY_SHARE:.0%}",
     titles: Annotated[
         int, typer.Option("--titles", help="Titles in the catalogue (Zipf popularity).")
     ] = DEFAULT_TITLES,
@@ -56,28 +84,54 @@ def plan(
 ) -> None:
     """What a vote rate needs of the stage, the limit it meets first, and what it costs.
 
-    Exits 1 if the rate does not fit, listing what to change.
+    Without --rate: the highest single-vote and 100-vote-request rates the stage holds, and
+    their cost (exit 0). With --rate: exits 1 if the rate does not fit, listing what to change.
     """
-    try:
-        votes_per_s = parse_rate(rate)
-    except ValueError as exc:
-        raise UsageError(f"--rate: {exc}", hint=RATE_HINT) from None
-    if not 1 <= batch_size <= MAX_BATCH:
+    votes_per_s = None
+    if rate is not None:
+        try:
+            votes_per_s = parse_rate(rate)
+        except ValueError as exc:
+            raise UsageError(f"--rate: {exc}", hint=RATE_HINT) from None
+    if batch_size is not None and not 1 <= batch_size <= MAX_BATCH:
         raise UsageError(
             f"--batch-size must be 1-{MAX_BATCH}, got {batch_size}",
             hint=f"the receiver takes at most {MAX_BATCH} votes a request",
         )
     if titles < 1 or zipf_s < 0:
         raise UsageError("--titles must be >= 1 and --zipf-s >= 0", hint="defaults: 10000, 1.1")
+    shares = {}
+    for flag, text in (("--revote-share", revote_share), ("--redelivery-share", redelivery_share)):
+        try:
+            shares[flag] = parse_share(text)
+        except ValueError as exc:
+            raise UsageError(f"{flag}: {exc}", hint=SHARE_HINT) from None
     measured = MEASURED if figures is None else _figures(figures)
-    result = plan_stage(
-        load_stage(stage),
-        votes_per_s,
-        batch_size,
-        titles=titles,
-        zipf_s=zipf_s,
-        measured=measured,
-    )
+    kw = {
+        "titles": titles,
+        "zipf_s": zipf_s,
+        "measured": measured,
+        "revote_share": shares["--revote-share"],
+        "redelivery_share": shares["--redelivery-share"],
+    }
+    settings = load_stage(stage)
+    if votes_per_s is None:
+        batches = HOLDS_BATCHES if batch_size is None else (batch_size,)
+        found = [holds(settings, b, **kw) for b in batches]
+        data = {
+            "schema": HOLDS_SCHEMA,
+            "stage": settings.name,
+            "front_door": settings.front_door,
+            "write_path": settings.write_path,
+            "write_units": found[0].plan.flow.write_units.to_json(),
+            "table_headroom": HEADROOM,
+            "holds": [h.to_json() for h in found],
+        }
+        emit(data, _holds_table(settings.name, found), as_json)
+        if not as_json:
+            out.print(_holds_summary(found), soft_wrap=True, markup=False, highlight=False)
+        return
+    result = plan_stage(settings, votes_per_s, batch_size or DEFAULT_BATCH, **kw)
     emit(result.to_json(), _render(result), as_json)
     if not as_json:  # never wrapped: one line per fix, as a script would grep it
         out.print(_summary(result), soft_wrap=True, markup=False, highlight=False)
@@ -187,6 +241,11 @@ def _summary(result: Plan) -> str:
     )
     ramp = ", ".join(f"{k} {v:.1f} s" for k, v in result.ramp_seconds.items())
     lines.append(f"scale-up from idle: {ramp}")
+    lines.append(f"write units: {result.flow.write_units.formula()}")
+    lines.append(
+        f"table limits kept with {HEADROOM - 1:.0%} headroom (need x {HEADROOM:g} <= limit)"
+    )
+    lines.extend(_write_paths(result))
     alt = result.alternative
     if alt is not None:
         saves = result.monthly - alt.monthly
@@ -208,6 +267,70 @@ def _summary(result: Plan) -> str:
     lines.extend(f"  - {fix}" for fix in result.fixes)
     m = result.measured
     lines.append(f"handler figures: {'ESTIMATES, ' if m.estimate else ''}`{m.command}` of {m.date}")
+    return "\n".join(lines)
+
+
+def _write_paths(result: Plan) -> list[str]:
+    cheaper = result.cheaper_write_path
+    if cheaper is None or len(result.write_paths) < 2:
+        return []
+    each = "; ".join(
+        f"{w.path} {w.write_units_per_vote:.3f} WRU/vote, writer {_num(w.writer_concurrency)}"
+        f" concurrent, ${w.monthly:,.0f}/month (${w.per_million_votes:.4f} per million"
+        f"{'' if w.fits else ', does not fit'})"
+        for w in result.write_paths
+    )
+    share = result.flow.write_units.revote_share
+    return [
+        f"write path: {each}",
+        f"  cheaper at {share:.0%} re-votes: {cheaper.path}"
+        + ("" if cheaper.path == result.settings.write_path else " (set write_path)"),
+    ]
+
+
+def _holds_table(stage: str, found: list[Holds]) -> Table:
+    rows = []
+    for h in found:
+        b = h.binding
+        rows.append(
+            [
+                f"{h.batch_size}",
+                f"{h.votes_per_s:,.0f}",
+                f"{h.votes_per_s / h.batch_size:,.0f}",
+                "-" if b is None else f"{b.component}: {b.limit}",
+                f"${h.plan.monthly:,.0f}" if h.votes_per_s else "-",
+                f"${h.plan.per_million_votes:.4f}",
+            ]
+        )
+    columns = [
+        "votes a request",
+        "votes/s",
+        "requests/s",
+        "binds first",
+        "per month",
+        "per million",
+    ]
+    return table(f"what stage {stage} holds", columns, rows, left=4)
+
+
+def _holds_summary(found: list[Holds]) -> str:
+    first = found[0].plan
+    lines = [
+        f"write units: {first.flow.write_units.formula()}",
+        f"table limits kept with {HEADROOM - 1:.0%} headroom (need x {HEADROOM:g} <= limit)",
+    ]
+    for h in found:
+        b = h.binding
+        where = f"{h.batch_size} a request"
+        if b is not None and not h.votes_per_s:
+            lines.append(f"{where}: fits no rate: {b.component}: {b.limit}; {b.fix}")
+        elif b is not None:
+            kind = "a stage setting" if b.setting else "an AWS quota"
+            lines.append(f"{where}: {b.component}: {b.limit} binds ({kind}; {b.source})")
+        cheaper = h.plan.cheaper_write_path
+        if cheaper is not None and h.votes_per_s:
+            lines.append(f"  cheaper write path at that rate: {cheaper.path}")
+    lines.append("`votectl plan --rate R` plans one rate in full")
     return "\n".join(lines)
 
 

@@ -2,7 +2,9 @@
 
 model (the plan) <- flow (what the rate asks of each part), checks (the limits that apply),
 cost (the bill); from settings (a stage's capacity fields), measured (the handlers' figures),
-prices (the AWS price table) and zipf (title popularity). Nothing here imports the CLI.
+prices (the AWS price table), writes (write units per vote on each write path) and zipf
+(title popularity); capacity (what a stage holds: the highest rate that fits). Nothing here
+imports the CLI.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas.contract import MAX_BATCH
+from votectl.plan.capacity import Holds, holds
 from votectl.plan.model import Plan, build_plan
-from votectl.plan.rate import RATE_HINT, parse_rate
+from votectl.plan.rate import RATE_HINT, parse_rate, parse_share
 from votectl.plan.settings import Settings
 
 __all__ = [
     "DEFAULT_BATCH",
     "DEFAULT_RATE",
+    "HOLDS_BATCHES",
+    "Holds",
     "MAX_BATCH",
     "RATE_HINT",
     "Plan",
@@ -24,11 +29,14 @@ __all__ = [
     "build_plan",
     "cost_line",
     "parse_rate",
+    "holds",
+    "parse_share",
     "plan_stage",
 ]
 
 DEFAULT_RATE = "20000/s"
 DEFAULT_BATCH = 1
+HOLDS_BATCHES = (1, 100)  # `votectl plan` with no --rate: single votes and 100-vote requests
 
 
 def plan_stage(stage: Any, votes_per_s: float, batch_size: int = DEFAULT_BATCH, **kw: Any) -> Plan:
@@ -37,16 +45,12 @@ def plan_stage(stage: Any, votes_per_s: float, batch_size: int = DEFAULT_BATCH, 
 
 
 def cost_line(stage: Any) -> str:
-    """One line for `votectl deploy`: the stage's cost and fit at the default rate."""
-    plan = plan_stage(stage, parse_rate(DEFAULT_RATE), DEFAULT_BATCH)
-    head = (
-        f"plan at {plan.votes_per_s:,.0f} votes/s, {plan.batch_size} a request:"
-        f" ${plan.monthly:,.0f}/month, ${plan.per_million_votes:.2f} per million votes"
-    )
-    alt = plan.alternative
-    if alt is not None and alt.monthly < plan.monthly:
-        head += f" ({alt.front_door}: ${plan.monthly - alt.monthly:,.0f}/month less)"
-    binding = plan.binding
-    if plan.fits or binding is None:
-        return head + "; fits (`votectl plan` for details)"
-    return head + f"; does not fit: {binding.component} binds first (`votectl plan`)"
+    """One line for `votectl deploy`: what the stage holds, and its cost there."""
+    parts = []
+    for batch in HOLDS_BATCHES:
+        h = holds(stage, batch)
+        parts.append(
+            f"{h.votes_per_s:,.0f} votes/s in {batch}-vote requests"
+            f" (${h.plan.per_million_votes:.2f} per million votes)"
+        )
+    return f"plan: stage {stage.name} holds " + " and ".join(parts) + " (`votectl plan`)"

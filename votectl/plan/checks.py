@@ -11,7 +11,11 @@ from votectl.plan.flow import Flow, FunctionLoad, QueueLoad
 from votectl.plan.measured import Measured
 from votectl.plan.settings import Settings
 
-__all__ = ["QUOTAS", "Check", "checks"]
+__all__ = ["HEADROOM", "QUOTAS", "Check", "checks"]
+
+# The table's limits are planned with 20 % headroom: on-demand tables throttle on sudden
+# doubling (warm-throughput.html) and a re-vote share above the plan's costs more units.
+HEADROOM = 1.2
 
 # Default quotas (per account and Region unless said otherwise), with the page that states them.
 QUOTAS: dict[str, tuple[int, str]] = {
@@ -69,6 +73,7 @@ class Check:
     fix: str
     source: str
     setting: bool = False  # the value is the stage's own (votectl.toml), not an AWS quota
+    margin: float = 1.0  # the headroom it must keep: need x margin <= value
 
     @property
     def headroom(self) -> float:
@@ -76,10 +81,13 @@ class Check:
 
     @property
     def fits(self) -> bool:
-        return self.need <= self.value * (1 + 1e-9)
+        return self.need * self.margin <= self.value * (1 + 1e-9)
 
     def max_votes_per_s(self, votes_per_s: float) -> float | None:
-        return votes_per_s * self.headroom if self.scales and self.need > 0 else None
+        """The highest rate this limit holds, its margin kept."""
+        if not self.scales or self.need <= 0:
+            return None
+        return votes_per_s * self.headroom / self.margin
 
     def to_json(self, votes_per_s: float) -> dict[str, Any]:
         headroom = self.headroom
@@ -90,6 +98,7 @@ class Check:
             "need": round(self.need, 3),
             "value": round(self.value, 3),
             "headroom": None if math.isinf(headroom) else round(headroom, 4),
+            "headroom_required": self.margin,
             "fits": self.fits,
             "max_votes_per_s": _round(self.max_votes_per_s(votes_per_s)),
             "fix": None if self.fits else self.fix,
@@ -138,12 +147,12 @@ def _api(f: Flow, s: Settings) -> list[Check]:
 
 
 def _reserved(fn: FunctionLoad, s: Settings) -> int:
-    return int(getattr(s, f"{fn.name}_reserved_concurrency"))
+    return s.reserved(fn.name)
 
 
 def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[Check]:
     out: list[Check] = []
-    account, account_url = QUOTAS["lambda_concurrency"]
+    account, account_url = s.account_concurrency, QUOTAS["lambda_concurrency"][1]
     reserved = {fn.name: _reserved(fn, s) for fn in fns}
     pool = account - sum(reserved.values())
     shared = [fn for fn in fns if reserved[fn.name] == 0]
@@ -175,7 +184,8 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
                     max(0.0, share),
                     True,
                     "request a Lambda concurrency quota increase to"
-                    f" {_up(sum(reserved.values()) + shared_need):,}",
+                    f" {_up(sum(reserved.values()) + shared_need + 100):,}, then set"
+                    " account_concurrency to it",
                     account_url,
                 )
             )
@@ -186,7 +196,8 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
                 f"raise receiver_reserved_concurrency to {_up(fn.invocations_per_s / per):,}"
                 if own
                 else "request a Lambda concurrency quota increase to"
-                f" {_up(fn.invocations_per_s / per):,} (it sets the invocation rate too)"
+                f" {_up(fn.invocations_per_s / per):,} (it sets the invocation rate too),"
+                " then set account_concurrency to it"
             )
             out.append(
                 Check(
@@ -280,19 +291,34 @@ def _queue(q: QueueLoad, consumer: str) -> Check:
 
 
 def _table(f: Flow, s: Settings) -> list[Check]:
-    quota, url = QUOTAS["table_write"]
+    """The table's write limits, each kept with ``HEADROOM``: the write units per vote count
+    re-votes and redeliveries (``writes``), so a re-vote no longer eats the margin."""
+    url = QUOTAS["table_write"][1]
     new, warm_url = QUOTAS["new_table_write"]
     need = f.write_units_per_s
+    planned = _up(need * HEADROOM)
+    raise_quota = (
+        f"request a DynamoDB table-level write throughput quota increase to {planned:,} WRU/s"
+        f" (Service Quotas), then set table_write_quota = {planned:,}"
+        f" and table_warm_write_units = {planned:,}"
+    )
+    warm = max(new, s.table_warm_write_units)
+    warm_fix = (
+        f"set table_warm_write_units = {planned:,}"
+        if planned <= s.table_write_quota
+        else raise_quota
+    )
     out = [
         Check(
             "table",
             "table write quota (per table)",
             "WRU/s",
             need,
-            quota,
+            s.table_write_quota,
             True,
-            f"request a DynamoDB quota increase (table-level write throughput) to {_up(need):,}",
+            raise_quota,
             url,
+            margin=HEADROOM,
         ),
         Check(
             "table",
@@ -301,11 +327,12 @@ def _table(f: Flow, s: Settings) -> list[Check]:
             else "table_warm_write_units",
             "WRU/s",
             need,
-            max(new, s.table_warm_write_units),
+            warm,
             True,
-            f"set table_warm_write_units = {_up(need):,}",
+            warm_fix,
             warm_url,
             setting=s.table_warm_write_units > new,
+            margin=HEADROOM,
         ),
     ]
     if s.table_max_write_units > 0:
@@ -317,9 +344,10 @@ def _table(f: Flow, s: Settings) -> list[Check]:
                 need,
                 s.table_max_write_units,
                 True,
-                f"raise table_max_write_units to {_up(need):,} (or 0: no cap)",
+                f"raise table_max_write_units to {planned:,} (or 0: no cap)",
                 "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode-max-throughput.html",
                 setting=True,
+                margin=HEADROOM,
             )
         )
     per, part_url = QUOTAS["partition_write"]

@@ -1,4 +1,10 @@
-"""What each component costs at a rate, from the flow and the price table."""
+"""What each component costs at a rate, from the flow and the price table.
+
+Beyond the requests: the logs the functions still send (no platform lines, see ``measured``),
+the answers sent out to clients (data in is free, and in-Region traffic between Lambda, SQS and
+DynamoDB costs nothing), and the table's storage and PITR backups as they stand after one month
+at this rate (they grow every month the votes stay), with its customer-managed key if any.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,19 @@ from votectl.plan.flow import Flow, FunctionLoad, QueueLoad
 from votectl.plan.prices import Prices
 from votectl.plan.settings import Settings
 
-__all__ = ["ACCESS_LOG_BYTES", "SECONDS_PER_MONTH", "Cost", "costs"]
+__all__ = ["ACCESS_LOG_BYTES", "ITEM_OVERHEAD_BYTES", "SECONDS_PER_MONTH", "Cost", "costs"]
 
 SECONDS_PER_MONTH = 730 * 3600  # AWS prices a month as 730 hours
 GIB = 1024**3
 ACCESS_LOG_BYTES = 300  # one HTTP API access log line (JSON, about a dozen fields)
 API_METER_BYTES = 512 * 1024  # HTTP API requests are metered in 512 KB increments
+# DynamoDB bills storage as the items' raw bytes plus 100 bytes of indexing overhead each
+# (https://aws.amazon.com/dynamodb/pricing/on-demand/, "Data storage")
+ITEM_OVERHEAD_BYTES = 100
+GB = 1024**3  # DynamoDB's GB is 1024^3 bytes (ServiceQuotas.html: binary units)
+# DynamoDB caches a table's key and asks KMS again after about 5 minutes (EncryptionAtRest,
+# "table keys"); one request per writer environment per 5 minutes is an upper estimate
+KMS_SECONDS_PER_REQUEST = 300
 
 
 @dataclass(frozen=True)
@@ -45,16 +58,33 @@ class Cost:
 
 
 def _api(f: Flow, s: Settings, p: Prices, vote_bytes: int) -> Cost:
+    out = {"responses out": f.response_bytes_per_s / GIB * p.transfer_out_per_gb}
     if s.front_door != "http-api":
-        return Cost("api", {})  # a Function URL costs nothing beyond the invocation
+        return Cost("api", out)  # a Function URL costs nothing beyond the invocation
     meters = math.ceil(f.batch_size * vote_bytes / API_METER_BYTES)
     return Cost(
         "api",
         {
             "requests": f.requests_per_s * meters * p.http_api_per_million / 1e6,
             "access logs": f.requests_per_s * ACCESS_LOG_BYTES / GIB * p.logs_ingest_per_gb,
+            **out,
         },
     )
+
+
+def _table(f: Flow, s: Settings, p: Prices, vote_bytes: int) -> Cost:
+    stored_gb = f.stored_items_per_s * SECONDS_PER_MONTH * (vote_bytes + ITEM_OVERHEAD_BYTES) / GB
+    parts = {
+        "writes": f.write_units_per_s * p.dynamodb_wru_per_million / 1e6,
+        "storage": stored_gb * p.dynamodb_storage_gb_month / SECONDS_PER_MONTH,
+        "backups (PITR)": stored_gb * p.dynamodb_pitr_gb_month / SECONDS_PER_MONTH,
+    }
+    if s.table_kms_key:
+        requests = max(1.0, f.writer.concurrency) / KMS_SECONDS_PER_REQUEST
+        parts["KMS key"] = (
+            p.kms_key_month / SECONDS_PER_MONTH + requests * p.kms_per_10k_requests / 10_000
+        )
+    return Cost("table", parts)
 
 
 def _function(fn: FunctionLoad, s: Settings, p: Prices) -> Cost:
@@ -94,5 +124,5 @@ def costs(f: Flow, s: Settings, p: Prices, vote_bytes: int) -> list[Cost]:
         _function(f.processor, s, p),
         _queue(f.ready_queue, p),
         _function(f.writer, s, p),
-        Cost("table", {"writes": f.write_units_per_s * p.dynamodb_wru_per_million / 1e6}),
+        _table(f, s, p, vote_bytes),
     ]

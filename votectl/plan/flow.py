@@ -5,7 +5,8 @@
 - the processor: one invocation per event source batch of the votes queue (``processor_batch_size``
   records, the batching window, 6 MB of payload), repacking the votes into ready messages of at
   most ``ready_message_votes`` votes;
-- the writer: one invocation per batch of ready messages, one conditional write per vote;
+- the writer: one invocation per batch of ready messages; the write units per vote and the
+  writer's rate follow the stage's ``write_path`` (``writes``);
 - SQS bills every 64 KiB chunk of a call's payload as one request: sends, receives (10 messages a
   call under load) and DeleteMessageBatch (10 a call) on each queue;
 - concurrency = invocations/s x seconds per invocation (Little's law).
@@ -24,6 +25,7 @@ from typing import Any
 from lambdas.contract import MAX_MESSAGE_BYTES
 from votectl.plan.measured import FunctionFigures, Measured
 from votectl.plan.settings import Settings
+from votectl.plan.writes import WriteUnits
 
 __all__ = ["Flow", "FunctionLoad", "QueueLoad", "flow"]
 
@@ -33,7 +35,7 @@ SQS_BATCH = 10  # entries per SendMessageBatch / ReceiveMessage / DeleteMessageB
 ESM_PAYLOAD = 6 * 1024 * 1024  # an event source mapping invokes with at most 6 MB
 RECORD_OVERHEAD = 700  # bytes an SQS record adds around its body in the event
 ENVELOPE_BYTES = 45  # {"request_id": ..., "votes": []}
-ITEM_WRU = 1  # a vote item is well under 1 KB: one write request unit, won or lost
+RESPONSE_BYTES = 250  # one answer to a client: status line, headers, a short JSON body
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,10 @@ class Flow:
     processor: FunctionLoad
     ready_queue: QueueLoad
     writer: FunctionLoad
+    write_units: WriteUnits
     write_units_per_s: float
+    stored_items_per_s: float  # new items: first votes (re-votes replace theirs)
+    response_bytes_per_s: float  # out to the clients
     hot_title_share: float
     hot_key_units_per_s: float  # the hottest title's busiest shard key
 
@@ -159,7 +164,12 @@ def _queue(
 
 
 def flow(
-    s: Settings, votes_per_s: float, batch_size: int, m: Measured, hot_title_share: float
+    s: Settings,
+    votes_per_s: float,
+    batch_size: int,
+    m: Measured,
+    hot_title_share: float,
+    units: WriteUnits,
 ) -> Flow:
     requests = votes_per_s / batch_size
 
@@ -206,7 +216,7 @@ def flow(
     )
     writer = _function(
         "writer",
-        m.writer,
+        m.writer if units.path == "partiql" else m.writer_classic,
         s.writer_memory,
         messages2 / records2,
         records2 * votes_per_message2,
@@ -220,7 +230,8 @@ def flow(
         processor.invocations_per_s * _send_billed(ready_per_invocation, size2),
         _gathering(records2, messages2, s.writer_batch_window) + writer.duration_ms / 1000,
     )
-    hot_key = votes_per_s * hot_title_share * ITEM_WRU / max(1, s.table_shards)
+    write_units_per_s = votes_per_s * units.per_vote
+    hot_key = write_units_per_s * hot_title_share / max(1, s.table_shards)
     return Flow(
         votes_per_s=votes_per_s,
         batch_size=batch_size,
@@ -230,7 +241,10 @@ def flow(
         processor=processor,
         ready_queue=ready_queue,
         writer=writer,
-        write_units_per_s=votes_per_s * ITEM_WRU,
+        write_units=units,
+        write_units_per_s=write_units_per_s,
+        stored_items_per_s=votes_per_s * (1 - units.revote_share),
+        response_bytes_per_s=requests * RESPONSE_BYTES,
         hot_title_share=hot_title_share,
         hot_key_units_per_s=hot_key,
     )

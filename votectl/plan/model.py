@@ -10,12 +10,13 @@ from votectl.plan.cost import Cost, costs
 from votectl.plan.flow import Flow, flow
 from votectl.plan.measured import MEASURED, Measured
 from votectl.plan.prices import PRICES, Prices
-from votectl.plan.settings import FRONT_DOORS, Settings, settings_json
+from votectl.plan.settings import FRONT_DOORS, WRITE_PATHS, Settings, settings_json
+from votectl.plan.writes import DEFAULT_REDELIVERY_SHARE, DEFAULT_REVOTE_SHARE, WriteUnits
 from votectl.plan.zipf import DEFAULT_S, DEFAULT_TITLES, top_share
 
 __all__ = ["COMPONENTS", "SCHEMA", "Component", "Plan", "build_plan"]
 
-SCHEMA = "votectl.plan/1"
+SCHEMA = "votectl.plan/2"
 COMPONENTS = (
     "api",
     "receiver",
@@ -46,6 +47,28 @@ class FrontDoor:
 
 
 @dataclass(frozen=True)
+class WritePath:
+    """The same plan on one write path: its units per vote, writer time and bill."""
+
+    path: str
+    write_units_per_vote: float
+    writer_concurrency: float
+    fits: bool
+    monthly: float
+    per_million_votes: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "write_path": self.path,
+            "write_units_per_vote": round(self.write_units_per_vote, 4),
+            "writer_concurrency": round(self.writer_concurrency, 2),
+            "fits": self.fits,
+            "monthly_usd": round(self.monthly, 2),
+            "per_million_votes_usd": round(self.per_million_votes, 4),
+        }
+
+
+@dataclass(frozen=True)
 class Plan:
     stage: str
     settings: Settings
@@ -58,6 +81,12 @@ class Plan:
     measured: Measured
     prices: Prices
     alternative: FrontDoor | None
+    write_paths: tuple[WritePath, ...] = ()  # both paths priced, the stage's first
+
+    @property
+    def cheaper_write_path(self) -> WritePath | None:
+        """The write path with the lower bill at this rate and re-vote share."""
+        return min(self.write_paths, key=lambda w: w.monthly, default=None)
 
     @property
     def checks(self) -> list[Check]:
@@ -123,6 +152,7 @@ class Plan:
             "votes_per_s": rate,
             "batch_size": self.batch_size,
             "requests_per_s": round(self.flow.requests_per_s, 3),
+            "write_units": self.flow.write_units.to_json(),
             "fits": self.fits,
             "binding": _brief(binding, rate),
             "binding_setting": _brief(self.binding_setting, rate),
@@ -148,6 +178,10 @@ class Plan:
                     "per_million_votes_usd": round(self.alternative.per_million_votes, 4),
                     "saves_monthly_usd": round(self.monthly - self.alternative.monthly, 2),
                 },
+                "write_paths": [w.to_json() for w in self.write_paths],
+                "cheaper_write_path": None
+                if self.cheaper_write_path is None
+                else self.cheaper_write_path.path,
             },
             "ramp_seconds": {k: round(v, 2) for k, v in self.ramp_seconds.items()},
             "popularity": {
@@ -176,6 +210,7 @@ def _needs(name: str, f: Flow) -> dict[str, float]:
         return {"requests_per_s": f.requests_per_s}
     if name == "table":
         return {
+            "write_units_per_vote": f.write_units.per_vote,
             "write_units_per_s": f.write_units_per_s,
             "hot_key_write_units_per_s": f.hot_key_units_per_s,
         }
@@ -207,10 +242,14 @@ def build_plan(
     zipf_s: float = DEFAULT_S,
     measured: Measured = MEASURED,
     prices: Prices = PRICES,
+    revote_share: float = DEFAULT_REVOTE_SHARE,
+    redelivery_share: float = DEFAULT_REDELIVERY_SHARE,
     compare: bool = True,
 ) -> Plan:
-    """The plan for ``settings`` at ``votes_per_s``, sent ``batch_size`` votes a request."""
-    f = flow(settings, votes_per_s, batch_size, measured, top_share(titles, zipf_s))
+    """The plan for ``settings`` at ``votes_per_s``, sent ``batch_size`` votes a request, with
+    ``revote_share`` of the votes re-votes and ``redelivery_share`` written twice."""
+    units = WriteUnits(settings.write_path, revote_share, redelivery_share)
+    f = flow(settings, votes_per_s, batch_size, measured, top_share(titles, zipf_s), units)
     found = checks(f, settings, measured)
     priced = costs(f, settings, prices, measured.vote_bytes)
     components = tuple(
@@ -222,22 +261,7 @@ def build_plan(
         )
         for name in COMPONENTS
     )
-    alternative = None
-    if compare:
-        other = next(d for d in FRONT_DOORS if d != settings.front_door)
-        alt = build_plan(
-            replace(settings, front_door=other),
-            votes_per_s,
-            batch_size,
-            stage=stage,
-            titles=titles,
-            zipf_s=zipf_s,
-            measured=measured,
-            prices=prices,
-            compare=False,
-        )
-        alternative = FrontDoor(other, alt.fits, alt.monthly, alt.per_million_votes)
-    return Plan(
+    plan = Plan(
         stage,
         settings,
         votes_per_s,
@@ -248,5 +272,41 @@ def build_plan(
         components,
         measured,
         prices,
-        alternative,
+        None,
+    )
+    if not compare:
+        return plan
+
+    def other(**change: Any) -> Plan:
+        return build_plan(
+            replace(settings, **change),
+            votes_per_s,
+            batch_size,
+            stage=stage,
+            titles=titles,
+            zipf_s=zipf_s,
+            measured=measured,
+            prices=prices,
+            revote_share=revote_share,
+            redelivery_share=redelivery_share,
+            compare=False,
+        )
+
+    door = next(d for d in FRONT_DOORS if d != settings.front_door)
+    alt = other(front_door=door)
+    paths = [plan] + [other(write_path=w) for w in WRITE_PATHS if w != settings.write_path]
+    return replace(
+        plan,
+        alternative=FrontDoor(door, alt.fits, alt.monthly, alt.per_million_votes),
+        write_paths=tuple(
+            WritePath(
+                p.settings.write_path,
+                p.flow.write_units.per_vote,
+                p.flow.writer.concurrency,
+                p.fits,
+                p.monthly,
+                p.per_million_votes,
+            )
+            for p in paths
+        ),
     )

@@ -23,6 +23,11 @@ class Prices:
     sqs_per_million: float  # standard queue; each 64 KiB chunk of a payload is one request
     dynamodb_wru_per_million: float  # on-demand, 1 KB per write request unit
     logs_ingest_per_gb: float  # CloudWatch Logs, standard class (Lambda: the first 10 TB tier)
+    dynamodb_storage_gb_month: float  # Standard table class, past the free 25 GB
+    dynamodb_pitr_gb_month: float  # continuous backups (PITR), by the table's size
+    transfer_out_per_gb: float  # data transfer out to the internet (first 10 TB a month)
+    kms_key_month: float  # one customer-managed KMS key
+    kms_per_10k_requests: float
     sources: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
@@ -40,11 +45,18 @@ PRICES = Prices(
     sqs_per_million=0.40,
     dynamodb_wru_per_million=0.625,
     logs_ingest_per_gb=0.50,
+    dynamodb_storage_gb_month=0.25,
+    dynamodb_pitr_gb_month=0.20,
+    transfer_out_per_gb=0.09,  # in is free; between Lambda, SQS and DynamoDB in-Region too
+    kms_key_month=1.00,
+    kms_per_10k_requests=0.03,
     sources=(
         "https://aws.amazon.com/api-gateway/pricing/",
         "https://aws.amazon.com/lambda/pricing/",
         "https://aws.amazon.com/sqs/pricing/",
         "https://aws.amazon.com/dynamodb/pricing/on-demand/",
         "https://aws.amazon.com/cloudwatch/pricing/",
+        "https://aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer",
+        "https://aws.amazon.com/kms/pricing/",
     ),
 )

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from votectl.config import FRONT_DOORS, Stage
+from votectl.config import FRONT_DOORS, WRITE_PATHS, Stage
 
-__all__ = ["FRONT_DOORS", "PLANNED", "Settings", "settings_json"]
+__all__ = ["FRONT_DOORS", "PLANNED", "WRITE_PATHS", "Settings", "settings_json"]
 
 Settings = Stage
 
 # the fields that size and price the pipeline, in the order a plan's JSON lists them
 PLANNED = (
     "front_door",
+    "write_path",
     "architecture",
     "receiver_memory",
     "processor_memory",
@@ -37,6 +38,9 @@ PLANNED = (
     "table_shards",
     "table_warm_write_units",
     "table_max_write_units",
+    "table_kms_key",
+    "account_concurrency",
+    "table_write_quota",
 )
 
 
