@@ -159,7 +159,9 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
     shared_need = sum(fn.concurrency for fn in shared)
     for fn in fns:
         own = reserved[fn.name]
-        if own:
+        explicit = int(getattr(s, f"{fn.name}_reserved_concurrency"))
+        # (a consumer's default reservation is its MaximumConcurrency, checked with it below)
+        if own and explicit:
             out.append(
                 Check(
                     fn.name,
@@ -173,7 +175,7 @@ def _lambda(fns: list[FunctionLoad], s: Settings, f: Flow, m: Measured) -> list[
                     setting=True,
                 )
             )
-        else:
+        elif not own:
             share = pool * fn.concurrency / shared_need if shared_need else pool
             out.append(
                 Check(
