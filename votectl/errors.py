@@ -10,6 +10,7 @@ VotectlError                 exit 1, operational failure
 ├── LoadtestFailed           Locust failed or wrote no summary
 ├── BundleFailed             a function zip could not be built (wheel, platform)
 ├── DoesNotFit               `votectl plan`: the rate exceeds a limit of the stage
+├── QueuesNotEmpty           `votectl destroy`: a queue or DLQ still holds messages
 └── AwsError                 an AWS call failed (credentials, endpoint, stack state, ...)
     ├── MissingCredentials
     ├── StackNotFound
@@ -32,6 +33,7 @@ __all__ = [
     "NoVotes",
     "NotRunning",
     "PipelineFailed",
+    "QueuesNotEmpty",
     "ResourceMissing",
     "StackBusy",
     "StackNotFound",
@@ -85,6 +87,13 @@ class BundleFailed(VotectlError):
 
 class DoesNotFit(VotectlError):
     hint = "make the changes listed under 'to fit', or plan a lower --rate"
+
+
+class QueuesNotEmpty(VotectlError):
+    hint = (
+        "let the pipeline drain (`votectl status`), redrive the DLQs (`votectl redrive`) or save"
+        " their votes (`votectl peek`), then destroy again; --force deletes them with the stack"
+    )
 
 
 class AwsError(VotectlError):

@@ -3,6 +3,10 @@
 The table is retained by the template (DeletionPolicy Retain): deleting the stack leaves it and
 its votes. ``delete_data`` then removes it too (deletion protection off, delete), also when an
 earlier destroy already removed the stack. ``purge`` empties and deletes the artifacts bucket.
+
+The queues and DLQs are not retained: votes still in them would go with the stack. So destroy
+refuses while any of them holds a message (visible, in flight or delayed), naming each queue and
+its depth, unless ``force``.
 """
 
 from __future__ import annotations
@@ -15,10 +19,18 @@ from votectl.aws.events import follow, stack_events
 from votectl.aws.pipeline import Hooks
 from votectl.aws.retained import delete_table, find_table
 from votectl.aws.session import Aws, aws_errors
-from votectl.aws.stack import DeployedStack, check_stage, read_stack
-from votectl.errors import DeployFailed, StackNotFound
+from votectl.aws.stack import QUEUES, DeployedStack, check_stage, read_stack
+from votectl.errors import DeployFailed, QueuesNotEmpty, StackNotFound
 
-__all__ = ["DestroyResult", "destroy"]
+__all__ = ["DestroyResult", "destroy", "queue_depths", "refuse_held_messages"]
+
+# every message a queue holds: SQS's approximate counts of the three states
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html)
+_DEPTHS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
 
 
 @dataclass(frozen=True)
@@ -34,11 +46,41 @@ class DestroyResult:
         return asdict(self)
 
 
+def queue_depths(aws: Aws, stack: DeployedStack) -> dict[str, int]:
+    """Messages each of the stack's queues holds (visible + in flight + delayed), by name."""
+    sqs = aws.client("sqs")
+    depths = {}
+    for name, (logical, _, _) in QUEUES.items():
+        url = stack.resources.get(logical)
+        if not url:
+            continue  # a queue already gone holds nothing
+        with aws_errors(f"reading queue {name}", aws.stage):
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(_DEPTHS))
+        depths[name] = sum(int(attributes["Attributes"].get(a, 0)) for a in _DEPTHS)
+    return depths
+
+
+def refuse_held_messages(aws: Aws, stack: DeployedStack) -> None:
+    """QueuesNotEmpty naming every queue that holds messages, and how many."""
+    held = {name: n for name, n in queue_depths(aws, stack).items() if n}
+    if held:
+        listed = ", ".join(f"{name} {n:,}" for name, n in held.items())
+        raise QueuesNotEmpty(
+            f"stack {stack.name}: {sum(held.values()):,} message(s) still queued ({listed});"
+            " deleting the stack deletes its queues and DLQs with them"
+        )
+
+
 def destroy(
-    aws: Aws, hooks: Hooks | None = None, purge: bool = False, delete_data: bool = False
+    aws: Aws,
+    hooks: Hooks | None = None,
+    purge: bool = False,
+    delete_data: bool = False,
+    force: bool = False,
 ) -> DestroyResult:
     """Delete the stack and wait; keep the table unless ``delete_data``, the bucket unless
-    ``purge``. A missing stack is an error unless there is something else to delete."""
+    ``purge``. A missing stack is an error unless there is something else to delete; queues
+    that hold messages are one unless ``force``."""
     hooks = hooks or Hooks()
     check_stage(aws.stage)
     name = aws.stage.stack_name
@@ -49,6 +91,8 @@ def destroy(
     except StackNotFound:
         if not (purge or delete_data):
             raise
+    if stack is not None and not force:
+        refuse_held_messages(aws, stack)
     table = find_table(aws, stack)
     if stack is not None:
         seen = {e["EventId"] for e in stack_events(aws, limit_pages=1)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -145,18 +146,30 @@ def destroy(
             " with --yes it asks nothing.",
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Destroy even while the queues or DLQs hold messages (lost with them)."
+        ),
+    ] = False,
     as_json: JsonOut = False,
 ) -> None:
     """Delete the stage's stack and queues; the votes table is kept unless --delete-data.
 
-    --purge also deletes the artifacts bucket.
+    Refuses while any queue or DLQ holds messages, unless --force. --purge also deletes the
+    artifacts bucket.
     """
     from votectl.aws.deploy import Hooks
     from votectl.aws.deploy import destroy as run_destroy
+    from votectl.aws.destroy import refuse_held_messages
     from votectl.aws.session import Aws
+    from votectl.aws.stack import read_stack
 
     _can_ask(yes)
     name = stage.stack_name
+    if not force:  # before asking: a refusal should not follow a "yes"
+        with contextlib.suppress(StackNotFound):  # no stack: run_destroy says what is left
+            refuse_held_messages(Aws(stage), read_stack(Aws(stage)))
     what = f"Delete stack {name} and its queues"
     what += " AND ITS VOTES TABLE, every vote in it," if delete_data else " (the votes table stays)"
     if not _ask(what + (" and the artifacts bucket?" if purge else "?"), yes):
@@ -175,7 +188,7 @@ def destroy(
             return
     hooks = Hooks(on_step=lambda step: err.print(f"[dim]{step}[/]"))
     try:
-        result = run_destroy(Aws(stage), hooks, purge=purge, delete_data=delete_data)
+        result = run_destroy(Aws(stage), hooks, purge=purge, delete_data=delete_data, force=force)
     except StackNotFound:  # only without --purge: there is nothing else to do
         gone = f"{name}: already gone (no such stack); nothing destroyed"
         emit(_untouched(name, "already-gone"), gone, as_json)
