@@ -281,11 +281,11 @@ def _write_paths(result: Plan) -> list[str]:
         for w in result.write_paths
     )
     share = result.flow.write_units.revote_share
-    return [
-        f"write path: {each}",
-        f"  cheaper at {share:.0%} re-votes: {cheaper.path}"
-        + ("" if cheaper.path == result.settings.write_path else " (set write_path)"),
-    ]
+    note = ""
+    if cheaper.path != result.settings.write_path:
+        note = f' (write_path = "{cheaper.path}"'
+        note += ")" if cheaper.fits else "; does not fit the stage as set: plan it to see why)"
+    return [f"write path: {each}", f"  cheaper at {share:.0%} re-votes: {cheaper.path}{note}"]
 
 
 def _holds_table(stage: str, found: list[Holds]) -> Table:
