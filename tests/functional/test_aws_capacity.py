@@ -44,8 +44,12 @@ def test_each_function_gets_its_own_capacity(aws: Aws, tmp_path: Path) -> None:
     assert reserved["ReservedConcurrentExecutions"] == 60
     unreserved = lam.get_function_concurrency(FunctionName="votectl-dev-receiver")
     assert "ReservedConcurrentExecutions" not in unreserved
+    # the processor reserves its event source's MaximumConcurrency by default (issue 17)
+    processor = lam.get_function_concurrency(FunctionName="votectl-dev-processor")
+    assert processor["ReservedConcurrentExecutions"] == stage.processor_max_concurrency
     ready = read_stack(aws).physical("ReadyQueue")
     assert config["writer"]["Environment"]["Variables"]["READY_QUEUE_URL"] == ready
+    assert config["writer"]["Environment"]["Variables"]["WRITE_PATH"] == "partiql"
 
 
 def test_the_function_url_front_door_replaces_the_http_api(aws: Aws, tmp_path: Path) -> None:
