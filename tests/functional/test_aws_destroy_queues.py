@@ -1,9 +1,11 @@
 """`votectl destroy` refuses while a queue or DLQ holds messages (they would go with the stack),
-names each one and its depth, and deletes them only with --force. Against moto."""
+names each one and its depth, and deletes them only with --force; `votectl deploy` warns when
+the alarms reach nobody. Against moto."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,3 +68,18 @@ def test_cli_refuses_before_asking_and_force_destroys(cli: Any, moto_url: str) -
 
     forced = json.loads(cli("destroy", *target, "--yes", "--force", "--json").stdout)
     assert forced["deleted"] is True
+
+
+def test_cli_deploy_warns_when_no_one_gets_the_alarms(
+    cli: Any, moto_url: str, tmp_path: Path
+) -> None:
+    target = ("--stage", "dev", "--endpoint-url", moto_url, "--dry-run")
+    silent = cli("deploy", *target)
+    warning = "sets no alarm_email"
+    assert warning in " ".join(silent.stderr.split())
+    assert "rejected votes" in " ".join(silent.stderr.split())
+    (tmp_path / "votectl.toml").write_text(
+        '[stages.dev]\nregion = "us-east-1"\nalarm_email = "ops@example.org"\n'
+    )
+    subscribed = cli("deploy", *target)
+    assert warning not in " ".join(subscribed.stderr.split())
