@@ -104,3 +104,13 @@ def test_a_stage_that_fits_no_rate_holds_nothing() -> None:
     h = holds(slow, 100)
     assert h.votes_per_s == 0 and h.binding is not None
     assert "full batch within half writer_timeout" in h.binding.limit
+
+
+def test_the_function_url_alternative_reserves_its_receiver() -> None:
+    """A Function URL is refused without receiver_reserved_concurrency, so the switch the plan
+    prices reserves what the rate needs (10 invocations/s per concurrency) and fits only where
+    the account has it."""
+    small = plan_stage(Stage(), 1_000, 1)
+    assert small.alternative is not None and small.alternative.fits
+    large = plan_stage(Stage(), 40_000, 1)  # 4,000 reserved: over the account's 900
+    assert large.alternative is not None and not large.alternative.fits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -293,7 +294,14 @@ def build_plan(
         )
 
     door = next(d for d in FRONT_DOORS if d != settings.front_door)
-    alt = other(front_door=door)
+    change: dict[str, Any] = {"front_door": door}
+    if door == "function-url" and not settings.receiver_reserved_concurrency:
+        # a Function URL is refused without a reserved receiver: reserve what this rate needs
+        receiver = f.receiver
+        change["receiver_reserved_concurrency"] = max(
+            1, math.ceil(max(receiver.concurrency, receiver.invocations_per_s / 10) - 1e-9)
+        )
+    alt = other(**change)
     paths = [plan] + [other(write_path=w) for w in WRITE_PATHS if w != settings.write_path]
     return replace(
         plan,
