@@ -114,3 +114,19 @@ def test_the_function_url_alternative_reserves_its_receiver() -> None:
     assert small.alternative is not None and small.alternative.fits
     large = plan_stage(Stage(), 40_000, 1)  # 4,000 reserved: over the account's 900
     assert large.alternative is not None and not large.alternative.fits
+
+
+def test_benchmark_json_carries_the_classic_writer_figure() -> None:
+    data = {
+        "receiver": {
+            "memory_mb": 512,
+            "votes_per_s_per_invocation": 100,
+            "votes_per_s_per_invocation_batch_100": 5000,
+        },
+        "processor": {"memory_mb": 512, "votes_per_s_per_invocation": 20000},
+        "writer": {"memory_mb": 1024, "votes_per_s_per_invocation": 5000},
+    }
+    assert MEASURED.from_benchmark(data).writer_classic == MEASURED.writer_classic
+    data["writer"]["putitem"] = {"memory_mb": 512, "votes_per_s_per_invocation": 300}
+    classic = MEASURED.from_benchmark(data).writer_classic
+    assert (classic.memory_mb, classic.votes_per_s_per_invocation) == (512, 300)

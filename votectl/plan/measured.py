@@ -73,12 +73,12 @@ class Measured:
                 raise ValueError("votes_per_s_per_invocation must be above zero")
             return FunctionFigures(int(fig["memory_mb"]), rate, 0.0, old.log_bytes_per_invocation)
 
-        classic = w.get("classic_votes_per_s_per_invocation")
+        classic = w.get("putitem")  # the writer's conditional-write run, where measured
         return replace(
             self,
             writer_classic=self.writer_classic
-            if classic is None
-            else FunctionFigures(int(w["memory_mb"]), float(classic), 0.0, 0),
+            if not isinstance(classic, dict)
+            else folded(classic, self.writer_classic),
             receiver=receiver,
             processor=folded(p, self.processor),
             writer=folded(w, self.writer),
