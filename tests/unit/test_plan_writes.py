@@ -4,6 +4,7 @@ logs without platform lines, and what a stage holds (issue 17)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -117,7 +118,7 @@ def test_the_function_url_alternative_reserves_its_receiver() -> None:
 
 
 def test_benchmark_json_carries_the_classic_writer_figure() -> None:
-    data = {
+    data: dict[str, dict[str, Any]] = {
         "receiver": {
             "memory_mb": 512,
             "votes_per_s_per_invocation": 100,
