@@ -106,7 +106,7 @@ def _graph() -> dict[str, set[str]]:
     known = {module_name(p) for p in modules("votectl")}
     graph: dict[str, set[str]] = {}
     for path in modules("votectl"):
-        targets = set()
+        targets: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 # `from votectl.aws import bundle` imports the module votectl.aws.bundle

@@ -30,7 +30,7 @@ def test_cfn_lint_finds_nothing() -> None:
 
 def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     """A policy's statements, both branches of a conditional (Fn::If) one included."""
-    found = []
+    found: list[dict[str, Any]] = []
     for statement in document["Statement"]:
         branches = statement["Fn::If"][1:] if "Fn::If" in statement else [statement]
         found.extend(b for b in branches if b != {"Ref": "AWS::NoValue"})
