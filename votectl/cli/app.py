@@ -33,7 +33,7 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on ``app``; the order is the order of --help.
-_COMMAND_MODULES = ("local", "token", "status", "ops", "observe", "loadtest", "aws", "plan")
+_COMMAND_MODULES = ("local", "token", "status", "ops", "observe", "loadtest", "aws", "canary", "plan")
 
 
 def _version(value: bool) -> None:
