@@ -118,9 +118,8 @@ class CanaryFailed(VotectlError):
     """The canary's votes did not make it; ``result`` says where (exit 1)."""
 
     def __init__(self, result: CanaryResult) -> None:
-        super().__init__(
-            f"canary: the vote stopped at the {result.hop}: {result.error}", _HINTS[result.hop or ""]
-        )
+        hint = _HINTS[result.hop or ""]
+        super().__init__(f"canary: the vote stopped at the {result.hop}: {result.error}", hint)
         self.result = result
 
 
@@ -189,7 +188,7 @@ class _Run:
         raise _Stop(RECEIVER, why)
 
     def wait(self, name: str, aspect: str, done: Callable[[int | None], bool], began: float) -> int:
-        """Poll the table until ``done(score or None)``; the score seen, or _Stop at the deadline."""
+        """Poll the table until ``done(score or None)``; the score, or _Stop at the deadline."""
         pause = 0.02
         while True:
             stored = self.probe.read(self.user, self.title, aspect)
@@ -253,7 +252,8 @@ def run_canary(
             run.wait("older", "story", lambda s: s == 4, began)
             now = probe.read(user, title, "overall")
             if now is None or now.score != 5:
-                raise _Stop("writer", f"the older vote overwrote the re-vote (score {now and now.score})")
+                seen = now and now.score
+                raise _Stop("writer", f"the older vote overwrote the re-vote (score {seen})")
 
             sent, began = run.send("refused", run.vote("sound", 9, base), "refused")
             if not 400 <= sent.status < 500 or sent.body is None or not sent.error:
@@ -357,7 +357,7 @@ def _log_lines(ops: Operations, hop: str, ids: list[str], since_s: float) -> lis
     except VotectlError as exc:
         return [f"(logs unreadable: {exc})"]
     lines = [
-        f"{e.function}: {e.raw or e.message}"
+        (e.raw or e.message) if (e.raw or "").startswith(e.function) else f"{e.function}: {e.raw}"
         for e in events
         if any(i in e.raw for i in ids)
         or (

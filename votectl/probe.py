@@ -72,7 +72,9 @@ def post_votes(url: str, body: bytes, token: str | None, timeout: float = 10.0) 
     if token:
         headers["authorization"] = f"Bearer {token}"
     try:
-        reply = httpx.post(f"{url.rstrip('/')}/votes", content=body, headers=headers, timeout=timeout)
+        reply = httpx.post(
+            f"{url.rstrip('/')}/votes", content=body, headers=headers, timeout=timeout
+        )
     except httpx.HTTPError as exc:
         raise Unreachable(FRONT_DOOR, f"POST {url}/votes: {type(exc).__name__}: {exc}") from None
     return answer(reply.status_code, reply.content)

@@ -96,8 +96,8 @@ class AwsProbe:
         request_id = f"votectl-canary-{uuid.uuid4()}"
         claims = None
         if self._stage.auth == "jwt":
-            stage = self._stage
-            claims = {"sub": user_id, "iss": stage.jwt_issuer or "", "aud": stage.jwt_audience or ""}
+            issuer, audience = self._stage.jwt_issuer or "", self._stage.jwt_audience or ""
+            claims = {"sub": user_id, "iss": issuer, "aud": audience}
         event = receiver_event(body, request_id, claims)
         client = self._aws.session.client(
             "lambda",
@@ -141,11 +141,15 @@ class AwsProbe:
 
     def read(self, user_id: str, title_id: str, aspect: str) -> Stored | None:
         with aws_errors(f"reading the canary's vote in {self._table}", self._stage):
-            item = self._aws.client("dynamodb").get_item(
-                TableName=self._table,
-                Key=self._key(user_id, title_id, aspect),
-                ConsistentRead=True,  # the vote just written, not a replica's older view
-            ).get("Item")
+            item = (
+                self._aws.client("dynamodb")
+                .get_item(
+                    TableName=self._table,
+                    Key=self._key(user_id, title_id, aspect),
+                    ConsistentRead=True,  # the vote just written, not a replica's older view
+                )
+                .get("Item")
+            )
         if item is None:
             return None
         path = item.get("write_path", {}).get("S")

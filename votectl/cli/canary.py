@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,8 +10,8 @@ import typer
 from rich.console import Group
 
 from votectl.canary import CanaryFailed, CanaryResult, run_canary
-from votectl.config import Stage
 from votectl.cli.options import JsonOut, with_stage
+from votectl.config import Stage
 from votectl.errors import UsageError
 from votectl.logevents import parse_since
 from votectl.operations import Operations
@@ -50,20 +51,27 @@ def canary(
     prove(open_target(stage), _token(token, token_file), parse_since(timeout), as_json)
 
 
-def prove(ops: Operations, token: str | None, timeout: float, as_json: bool) -> CanaryResult:
-    """Run the canary and show it: its table (or JSON) on success; on failure the JSON (with
-    --json) or its log lines on stderr, then CanaryFailed for the CLI boundary (exit 1)."""
+def prove(
+    ops: Operations,
+    token: str | None,
+    timeout: float,
+    as_json: bool,
+    wrap: Callable[[dict[str, Any]], dict[str, Any]] = lambda doc: doc,
+) -> CanaryResult:
+    """Run the canary and show it: its table (or JSON, passed through ``wrap``) on success; on
+    failure the JSON (with --json) or the table and log lines on stderr, then CanaryFailed
+    for the CLI boundary (exit 1)."""
     try:
         with Progress("canary") as progress:
             progress.update("canary: votes on their way", 0, None)
             result = run_canary(ops, token, timeout)
     except CanaryFailed as failed:
         if as_json:
-            emit(failed.result.to_json(), None, True)
+            emit(wrap(failed.result.to_json()), None, True)
         else:
             err.print(canary_view(failed.result), soft_wrap=True)
         raise
-    emit(result.to_json(), canary_view(result), as_json)
+    emit(wrap(result.to_json()), canary_view(result), as_json)
     return result
 
 
