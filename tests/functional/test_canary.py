@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
-
 from tests.functional.conftest import Up, votectl
+
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS")
 
 TOP_KEYS = {
     "ok", "run_id", "via", "door", "user_id", "title_id", "votes", "write_path", "dlqs",
@@ -113,7 +113,9 @@ def test_canary_with_auth_jwt_needs_a_token_and_votes_as_its_subject(
 
 def test_canary_against_moto_names_the_hop_moto_cannot_run(cli: Any, moto_url: str) -> None:
     target = ("--stage", "dev", "--endpoint-url", moto_url)
-    deployed = cli("deploy", *target, "--yes", "--no-canary", "--json")
+    deployed = cli(
+        "deploy", *target, "--yes", "--no-canary", "--json", env={"VOTECTL_NO_CANARY": ""}
+    )
     assert json.loads(deployed.stdout)["outcome"] == "deployed"
     failed = cli("canary", *target, "--timeout", "20s", "--json", code=1)
     doc = json.loads(failed.stdout)
@@ -129,10 +131,11 @@ def test_canary_against_moto_names_the_hop_moto_cannot_run(cli: Any, moto_url: s
 
 def test_deploy_runs_the_canary_unless_told_not_to(cli: Any, moto_url: str) -> None:
     target = ("--stage", "canaried", "--region", "us-east-1", "--endpoint-url", moto_url)
-    failed = cli("deploy", *target, "--yes", "--json", code=1)
+    canary_on = {"VOTECTL_NO_CANARY": ""}  # the cli fixture turns it off for other tests
+    failed = cli("deploy", *target, "--yes", "--json", code=1, env=canary_on)
     doc = json.loads(failed.stdout)
     assert doc["outcome"] == "deployed" and doc["canary"]["hop"] == "receiver"
     assert "running the canary" in failed.stderr
-    again = cli("deploy", *target, "--yes", "--json")  # no change: no canary
+    again = cli("deploy", *target, "--yes", "--json", env=canary_on)  # no change: no canary
     assert json.loads(again.stdout)["outcome"] == "no-op" and "canary" not in again.stdout
     cli("destroy", *target, "--yes")
