@@ -294,7 +294,12 @@ def _checks(run: _Run) -> list[VoteCheck]:
 
 def _wait_dlqs(ops: Operations, before: dict[str, int], run: _Run) -> dict[str, int]:
     """The DLQ depths once the source queues are empty (a message on its way to a DLQ is
-    then in it), waiting at most DLQ_SETTLE_SECONDS: a busy stage's queues are never empty."""
+    then in it), waiting at most DLQ_SETTLE_SECONDS: a busy stage's queues are never empty.
+
+    On AWS the counts are SQS's approximate ones, which "may not achieve consistency until at
+    least 1 minute after the producers stop sending messages"
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html):
+    a DLQ move in the run's last minute may show only in the next run's "before"."""
     until = min(run.deadline, run.clock() + DLQ_SETTLE_SECONDS)
     while True:
         stats = ops.queue_stats()

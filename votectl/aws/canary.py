@@ -3,8 +3,11 @@ where the canary can (auth none, or a token), else invoke the receiver function 
 the event API Gateway would hand it; read and delete one vote item in DynamoDB.
 
 Lambda ``Invoke`` with ``InvocationType=RequestResponse`` runs the function synchronously and
-returns its response; a handler that raised comes back with ``FunctionError`` set and the
-error in the payload (Lambda API reference, Invoke).
+returns what it returned as ``Payload``; when it fails, ``FunctionError`` is "Handled" (the
+function's error) or "Unhandled" (Lambda's: timeout, out of memory) and the payload describes it
+(https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html). ``GetItem`` reads eventually
+consistent by default; ``ConsistentRead`` returns the last write
+(https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html).
 """
 
 from __future__ import annotations
