@@ -95,6 +95,8 @@ def test_canary_with_auth_jwt_needs_a_token_and_votes_as_its_subject(
     refused = votectl("canary", *data, "--timeout", "10s")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert "stopped at the front door" in refused.stderr and "401" in refused.stderr
+    not_a_jwt = votectl("canary", *data, "--token", "nonsense")
+    assert not_a_jwt.returncode == 2 and "not a JWT" in not_a_jwt.stderr
     minted = votectl("token", "--user", "votectl-canary-ci", *data)
     assert minted.returncode == 0, minted.stderr
     token = minted.stdout.strip()
@@ -139,3 +141,9 @@ def test_deploy_runs_the_canary_unless_told_not_to(cli: Any, moto_url: str) -> N
     again = cli("deploy", *target, "--yes", "--json", env=canary_on)  # no change: no canary
     assert json.loads(again.stdout)["outcome"] == "no-op" and "canary" not in again.stdout
     cli("destroy", *target, "--yes")
+
+
+def test_canary_without_a_running_pipeline_says_so(tmp_path: Path) -> None:
+    done = votectl("canary", "--data-dir", str(tmp_path / "nothing"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "no local pipeline data" in done.stderr and "votectl up" in done.stderr
