@@ -48,7 +48,11 @@ def canary(
     Exit 1 naming the hop where a vote stopped (front door, receiver, votes queue, processor,
     ready queue, writer, table, DLQ), with queue depths and the canary's log lines.
     """
-    prove(open_target(stage), _token(token, token_file), parse_since(timeout), as_json)
+    try:
+        seconds = parse_since(timeout)
+    except UsageError:
+        raise UsageError(f"--timeout must look like 30s, 2m or 1h, got {timeout!r}") from None
+    prove(open_target(stage), _token(token, token_file), seconds, as_json)
 
 
 def prove(
