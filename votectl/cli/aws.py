@@ -13,7 +13,7 @@ from rich.text import Text
 
 from votectl.cli.options import JsonOut, StageName, with_stage
 from votectl.config import Stage, in_config, load_stage
-from votectl.errors import StackNotFound, UsageError
+from votectl.errors import StackNotFound, UsageError, VotectlError
 from votectl.output import Progress, emit, err, table, warn
 from votectl.output import out as stdout
 from votectl.plan import cost_line
@@ -142,12 +142,21 @@ def deploy(
 
 def _canary_after_deploy(stage: Stage, deployed: dict[str, Any], as_json: bool) -> None:
     """`votectl canary` on the stage just deployed; with --json its result joins the deploy's
-    document under "canary" (and the run still exits 1 when it failed)."""
+    document under "canary" (and the run still exits 1 when it failed); a canary that could
+    not run at all (the stack unreadable) leaves "canary": null and its error line."""
+    from votectl.canary import CanaryFailed
     from votectl.cli.canary import prove
     from votectl.targets import open_target
 
     err.print("[dim]running the canary (skip it with --no-canary)[/]")
-    prove(open_target(stage), None, 60.0, as_json, wrap=lambda doc: {**deployed, "canary": doc})
+    try:
+        prove(open_target(stage), None, 60.0, as_json, lambda doc: {**deployed, "canary": doc})
+    except CanaryFailed:
+        raise
+    except VotectlError:
+        if as_json:
+            emit({**deployed, "canary": None}, None, True)
+        raise
 
 
 @with_stage(local=False)
