@@ -181,7 +181,7 @@ class _Run:
         if sent.status == 202:
             return
         why = f"{name} vote answered {sent.status}: {sent.error or 'no JSON error'}"
-        if sent.status in (401, 403):
+        if sent.status in (401, 403, 429):  # refused, or throttled, before the receiver ran
             raise _Stop(FRONT_DOOR, why)
         if sent.status == 503 and "votes queue" in sent.error:
             raise _Stop("votes queue", why)
