@@ -21,7 +21,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -146,7 +146,8 @@ class _Stop(Exception):
 
 @dataclass
 class _Run:
-    ops: Operations
+    """One run's votes on their way: sending, waiting for the table, and what each did."""
+
     probe: Probe
     user: str
     title: str
@@ -201,12 +202,11 @@ class _Run:
             self.sleep(pause)
             pause = min(pause * 2, 0.5)
 
-    def finish(self, name: str, began: float, outcome: str | None = None) -> None:
+    def finish(self, name: str, began: float) -> None:
+        """The vote did what it must, ``began`` (clock) ago."""
         check = self.checks[name]
-        self.checks[name] = VoteCheck(
-            **{**asdict(check), "outcome": outcome or check.expect,
-               "latency_ms": round((self.clock() - began) * 1000, 1)}
-        )  # fmt: skip
+        latency = round((self.clock() - began) * 1000, 1)
+        self.checks[name] = replace(check, outcome=check.expect, latency_ms=latency)
 
 
 def _dlq_depths(stats: list[QueueStat]) -> dict[str, int]:
@@ -225,7 +225,7 @@ def run_canary(
     title = f"votectl-canary-{run_id}"
     user = token_subject(token) if token else title
     probe = ops.probe(token)
-    run = _Run(ops, probe, user, title, clock() + timeout, clock, sleep)
+    run = _Run(probe, user, title, clock() + timeout, clock, sleep)
     before = _dlq_depths(ops.queue_stats())
     after = dict(before)
     started = time.time()
@@ -262,7 +262,7 @@ def run_canary(
             run.finish("refused", began)
         except Unreachable as exc:
             raise _Stop(exc.hop, str(exc)) from None
-        after = _wait_dlqs(ops, before, run)
+        after = _wait_dlqs(ops, run)
         grew = [f"{n} +{after[n] - before[n]}" for n in after if after[n] > before.get(n, 0)]
         if grew:
             raise _Stop("DLQ", f"a DLQ gained messages during the run ({', '.join(grew)})")
@@ -292,7 +292,7 @@ def _checks(run: _Run) -> list[VoteCheck]:
     return [run.checks[n] for n in ("first", "re-vote", "older", "refused") if n in run.checks]
 
 
-def _wait_dlqs(ops: Operations, before: dict[str, int], run: _Run) -> dict[str, int]:
+def _wait_dlqs(ops: Operations, run: _Run) -> dict[str, int]:
     """The DLQ depths once the source queues are empty (a message on its way to a DLQ is
     then in it), waiting at most DLQ_SETTLE_SECONDS: a busy stage's queues are never empty.
 
