@@ -11,6 +11,7 @@ from votectl.errors import PipelineFailed
 from votectl.logevents import LogEvent, LogQuery
 from votectl.model import Pulse, QueueStat, RedriveResult, Results, TableCount
 from votectl.peek import PeekedMessage
+from votectl.probe import Probe
 
 __all__ = ["Operations", "Progress", "Report", "drain", "wait_for"]
 
@@ -52,6 +53,11 @@ class Operations(Protocol):
 
     def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
         """The handlers' log events, interleaved by time; with ``follow``, until interrupted."""
+        ...
+
+    def probe(self, token: str | None) -> Probe:
+        """What `votectl canary` sends, reads and deletes through (``token``: for the front
+        door of a stage with auth jwt)."""
         ...
 
 

@@ -60,6 +60,7 @@ CORE = {
     "votectl.operations",
     "votectl.output",
     "votectl.peek",
+    "votectl.probe",
 }
 LAYERS = {"core": 0, "target": 1, "above": 2, "cli": 3}
 

@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.adapters import DynamoVoteTable
+from votectl.aws.canary import AwsProbe
 from votectl.aws.fallback import BoundedMove, release
 from votectl.aws.logs import CloudWatchLogs
 from votectl.aws.session import Aws, aws_errors, no_such_action
@@ -270,6 +271,11 @@ class AwsOperations:
         reader = CloudWatchLogs(self.aws.client("logs"), groups, self._sleep, self._poll_seconds)
         with aws_errors("reading the functions' logs", self.stage):
             yield from reader.read(query, follow)
+
+    # --- canary -----------------------------------------------------------------------
+
+    def probe(self, token: str | None) -> AwsProbe:
+        return AwsProbe(self.aws, self.stack, self.stage, token)
 
     # --- redrive ----------------------------------------------------------------------
 

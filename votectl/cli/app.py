@@ -33,7 +33,9 @@ app = typer.Typer(
 )
 
 # Each module registers its commands on ``app``; the order is the order of --help.
-_COMMAND_MODULES = ("local", "token", "status", "ops", "observe", "loadtest", "aws", "plan")
+_COMMAND_MODULES = (
+    "local", "token", "status", "ops", "observe", "loadtest", "aws", "canary", "plan",
+)  # fmt: skip
 
 
 def _version(value: bool) -> None:

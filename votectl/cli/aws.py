@@ -14,8 +14,9 @@ from rich.text import Text
 
 from votectl.cli.options import JsonOut, StageName, with_stage
 from votectl.config import Stage, in_config, load_stage
-from votectl.errors import StackNotFound, UsageError
+from votectl.errors import StackNotFound, UsageError, VotectlError
 from votectl.output import Progress, emit, err, table, warn
+from votectl.output import out as stdout
 from votectl.plan import cost_line
 
 if TYPE_CHECKING:
@@ -71,13 +72,22 @@ def deploy(
         bool, typer.Option("--dry-run", help="Show the change set, then delete it.")
     ] = False,
     out: OutDir = Path("dist"),
+    no_canary: Annotated[
+        bool,
+        typer.Option(
+            "--no-canary",
+            envvar="VOTECTL_NO_CANARY",
+            help="Do not run `votectl canary` after a deploy that changed the stack.",
+        ),
+    ] = False,
     as_json: JsonOut = False,
 ) -> None:
     """Deploy the stage's stack through a CloudFormation change set.
 
     Bundles the functions, creates the artifacts bucket on first use and uploads the zips
     (keyed by sha256) before the change set is shown; the stack itself changes only after
-    you confirm (or pass --yes).
+    you confirm (or pass --yes). A deploy that changed the stack then runs `votectl canary`
+    (exit 1 if it fails; --no-canary skips it).
     """
     from votectl.aws.deploy import Hooks, StackEvent
     from votectl.aws.deploy import deploy as run_deploy
@@ -128,7 +138,31 @@ def deploy(
     shows_outputs = result.outcome in ("deployed", "no-op") and bool(result.outputs)
     if shows_outputs:
         human = Group(human, _outputs_lines(result.outputs))
-    emit(result.to_json(), human, as_json, soft_wrap=shows_outputs)
+    if result.outcome != "deployed" or no_canary:
+        emit(result.to_json(), human, as_json, soft_wrap=shows_outputs)
+        return
+    if not as_json:
+        stdout.print(human, soft_wrap=shows_outputs)
+    _canary_after_deploy(stage, result.to_json(), as_json)
+
+
+def _canary_after_deploy(stage: Stage, deployed: dict[str, Any], as_json: bool) -> None:
+    """`votectl canary` on the stage just deployed; with --json its result joins the deploy's
+    document under "canary" (and the run still exits 1 when it failed); a canary that could
+    not run at all (the stack unreadable) leaves "canary": null and its error line."""
+    from votectl.canary import CanaryFailed
+    from votectl.cli.canary import prove
+    from votectl.targets import open_target
+
+    err.print("[dim]running the canary (skip it with --no-canary)[/]")
+    try:
+        prove(open_target(stage), None, 60.0, as_json, lambda doc: {**deployed, "canary": doc})
+    except CanaryFailed:
+        raise
+    except VotectlError:
+        if as_json:
+            emit({**deployed, "canary": None}, None, True)
+        raise
 
 
 @with_stage(local=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from votectl.errors import UsageError
+from votectl.local.canary import LocalProbe
 from votectl.local.db import ReadOnlyDataDir, naming, writable
 from votectl.local.layout import Layout
 from votectl.local.logfiles import read_logs
@@ -82,6 +83,9 @@ class LocalOperations:
 
     def logs(self, query: LogQuery, follow: bool = False) -> Iterator[LogEvent]:
         return read_logs(self.layout.require().logs_dir, query, follow)
+
+    def probe(self, token: str | None) -> LocalProbe:
+        return LocalProbe(self.layout, token)
 
     def peek(self, queues: Sequence[str], count: int) -> list[PeekedMessage]:
         """Up to ``count`` messages of each queue named, changing nothing (see SqliteQueue.peek)."""

@@ -72,6 +72,14 @@ class SqliteVoteTable:
         ).fetchone()
         return None if row is None else (row[0], row[1])
 
+    def delete(self, user_id: str, title_id: str, aspect: str) -> None:
+        """Remove one identity's vote (`votectl canary` cleans up its own this way)."""
+        with Transaction(self._con) as con:
+            con.execute(
+                "DELETE FROM votes WHERE title_id = ? AND aspect = ? AND user_id = ?",
+                (title_id, aspect, user_id),
+            )
+
     def top_title(self) -> str | None:
         row = self._con.execute(
             "SELECT title_id FROM votes GROUP BY title_id ORDER BY count(*) DESC LIMIT 1"
