@@ -145,7 +145,7 @@ class Stub:
         else:
             where = text.index(" WHERE ")
             sets = re.findall(r'"(\w+)" = \?', text[:where])
-            new = dict(zip(sets, params, strict=True))
+            new = dict(zip(sets, params[: len(sets)], strict=True))
             tests = re.findall(r'"(\w+)" [=<] \?', text[where:])
             conditions = list(zip(tests, params[len(sets) :], strict=True))
             new.update(pk=conditions[0][1], sk=conditions[1][1])
