@@ -326,7 +326,9 @@ class DynamoVoteTable:
         again: dict[int, str] = {}
         lost: list[int] = []
         refused = 0
-        for job, (outcomes, units) in zip(jobs, self._map(run, jobs), strict=True):
+        answers = self._map(run, jobs)
+        self.calls += sum(1 for outcomes, _ in answers if outcomes[0] != _UNSTARTED)
+        for job, (outcomes, units) in zip(jobs, answers, strict=True):
             tally["units"] += units
             for (i, step), outcome in zip(job, outcomes, strict=True):
                 if step == UPSERT and self.path == PARTIQL and outcome == _DONE:
@@ -359,7 +361,6 @@ class DynamoVoteTable:
             )
             for i, step in job
         ]
-        self.calls += 1
         try:
             reply = self._client.batch_execute_statement(
                 Statements=requests, ReturnConsumedCapacity="TOTAL"
@@ -378,7 +379,6 @@ class DynamoVoteTable:
 
     def _upsert(self, vote: Vote) -> tuple[list[str], float]:
         """One conditional UpdateItem (the classic path)."""
-        self.calls += 1
         try:
             reply = self._client.update_item(**upsert_request(self.table_name, vote, self.shards))
         except ClientError as exc:

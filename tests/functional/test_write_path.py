@@ -18,7 +18,7 @@ from lambdas.adapters import DynamoVoteTable, partition_key, sort_key
 from lambdas.contract import Vote, stored_voted_at
 from lambdas.envelope import pack_ready
 from tests.functional.conftest import http_event, sqs_event
-from tests.functional.test_aws_faults import READY, T0, VOTES, Context, client, vote
+from tests.functional.test_aws_faults import READY, VOTES, Context, client, vote
 from votectl.local.queue import SqliteQueue
 
 
@@ -54,11 +54,11 @@ def emf_lines(out: str) -> list[dict[str, Any]]:
     return [line for line in map(json.loads, out.splitlines()) if "_aws" in line]
 
 
-def writer_on(url: str, path: str = "partiql") -> tuple[DynamoVoteTable, Any]:
-    table = DynamoVoteTable(
+def writer_on(url: str, path: str = "partiql") -> DynamoVoteTable:
+    """The writer's table as _build makes it (its metrics as EMF lines), on the stub."""
+    return DynamoVoteTable(
         "votes", client=client("dynamodb", url), shards=4, path=path, publish=writer.emf_writes
     )
-    return table, table
 
 
 @pytest.mark.parametrize("refused", ["UPDATE", "INSERT"])
@@ -73,7 +73,7 @@ def test_a_refused_statement_falls_back_to_update_item_and_loses_nothing(
     stale = [vote("old", score=5)]
     seed(s, stale[0], score=2, age=timedelta(minutes=-5))  # a later vote is stored: it loses
     ready = SqliteQueue(tmp_path / "ready.db", "ready")
-    table, _ = writer_on(url)
+    table = writer_on(url)
     handle = writer.make_handler(table, requeue=ready)
     for _ in range(2):  # a second invocation writes classic from the start
         assert handle(batch(votes + stale), Context(30_000)) == {"batchItemFailures": []}
@@ -107,7 +107,7 @@ def test_an_item_gone_before_its_update_is_inserted_again(stub: Any) -> None:
     s.settings.vanish = "gone"
     v = vote("gone-1", score=4)
     seed(s, v)
-    table, _ = writer_on(url)
+    table = writer_on(url)
     assert table.put_latest([v]) == []
     assert s.calls["vanished"] == 1
     assert (int(item(s, v)["score"]), item(s, v)["write_path"]) == (4, "partiql")
@@ -124,7 +124,7 @@ def test_consumed_write_units_per_vote_as_aws_bills_them(
     votes = [vote(f"v{n}") for n in range(100)]
     for v in votes[::10]:
         seed(s, v)
-    table, _ = writer_on(url, path)
+    table = writer_on(url, path)
     assert table.put_latest(votes) == []
     [line] = emf_lines(capsys.readouterr().out)
     per_vote = line["ConsumedWriteUnits"] / line["VotesWritten"]
@@ -134,7 +134,7 @@ def test_consumed_write_units_per_vote_as_aws_bills_them(
 
 def test_the_first_slice_waits_for_room_for_one_call(stub: Any) -> None:
     s, url = stub
-    table, _ = writer_on(url)
+    table = writer_on(url)
     handle = writer.make_handler(table, margin=4.0)
     # 3.6 s left less a quarter's margin: 2.7 s, less than one 3 s call could take
     response = handle(batch([vote("a"), vote("b")], per_message=1), Context(3_600))
