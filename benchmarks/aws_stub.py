@@ -59,6 +59,7 @@ class Stub:
     settings: StubSettings = field(default_factory=StubSettings)
     items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, list[str]] = field(default_factory=dict)
+    delays: dict[str, list[int]] = field(default_factory=dict)  # DelaySeconds per message
     calls: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -88,6 +89,7 @@ class Stub:
         with self.lock:
             self.items.clear()
             self.messages.clear()
+            self.delays.clear()
             self.calls.clear()
 
     def _doomed(self, sort_key: str) -> bool:
@@ -238,6 +240,7 @@ class Stub:
                     continue
                 with self.lock:
                     self.messages.setdefault(url, []).append(entry["MessageBody"])
+                    self.delays.setdefault(url, []).append(int(entry.get("DelaySeconds", 0)))
                 ok.append({"Id": entry["Id"], "MessageId": "m", "MD5OfMessageBody": ""})
             return 200, {"Successful": ok, "Failed": failed}
         return _error("UnsupportedOperation", f"the stub has no {op}")

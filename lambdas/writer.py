@@ -38,9 +38,9 @@ from lambdas.writes import WriteReport
 __all__ = ["MARGIN_SECONDS", "emf_writes", "handler", "make_handler"]
 
 MARGIN_SECONDS = 4.0
-"""Kept free before Lambda's timeout: the last slice's retries stop here; the re-queue send
-(attempts start within REQUEUE_BUDGET, each at most 3 s) and the reply fit after."""
-REQUEUE_BUDGET = 0.5
+"""Kept free before Lambda's timeout: the table's last call ends here; the one re-queue send
+(REQUEUE_BUDGET in total, SqsQueue's bound) and the reply fit after."""
+REQUEUE_BUDGET = 3.5
 SLICE_VOTES = 5000
 """Votes written between two deadline checks: about 2 s at 512 MB, and few enough slices that
 their retry pauses under throttling stay small."""
@@ -113,28 +113,29 @@ def _requeue(
     max_attempts: int,
     rng: Callable[[], float],
 ) -> set[str]:
-    """Send the failed votes back to the ready queue, delayed by their next attempt; return
-    the ids of the messages that must come back whole instead (out of attempts, or no queue,
-    or the send failed)."""
+    """Send the failed votes back to the ready queue in one send (one time bound), delayed by
+    the furthest attempt among them; return the ids of the messages that must come back whole
+    instead (out of attempts, or no queue, or the send failed)."""
     returned = set()
-    by_attempt: dict[int, tuple[list[bytes], list[str]]] = {}
+    bodies: list[bytes] = []
+    sent: list[str] = []
+    furthest = 0
     for n, votes in failed.items():
         message_id, message = messages[n]
         attempt = message.attempt + 1
         if ready is None or attempt >= max_attempts:
             returned.add(message_id)
             continue
-        bodies, sent = by_attempt.setdefault(attempt, ([], []))
         bodies += pack_ready(
             [(vote, message.correlation_ids) for vote in votes],
             ready.max_message_bytes,
             attempt=attempt,
         )
         sent.append(message_id)
-    for attempt, (bodies, sent) in sorted(by_attempt.items()):
-        assert ready is not None
+        furthest = max(furthest, attempt)
+    if bodies and ready is not None:
         try:
-            ready.send(bodies, delay_seconds=requeue_delay(attempt, rng))
+            ready.send(bodies, delay_seconds=requeue_delay(furthest, rng))
         except QueueUnavailable as exc:
             log.warning("re-queue failed, messages return whole", extra=log_fields(error=str(exc)))
             returned.update(sent)

@@ -14,11 +14,12 @@ import pytest
 
 from benchmarks.aws_stub import Stub, StubSettings
 from lambdas import receiver, writer
-from lambdas.adapters import DynamoVoteTable, partition_key, sort_key
+from lambdas.adapters import DynamoVoteTable, SqsQueue, partition_key, sort_key
 from lambdas.contract import Vote, stored_voted_at
 from lambdas.envelope import pack_ready
+from lambdas.retry import requeue_delay
 from tests.functional.conftest import http_event, sqs_event
-from tests.functional.test_aws_faults import READY, VOTES, Context, client, vote
+from tests.functional.test_aws_faults import READY, VOTES, Context, client, ready_message, vote
 from votectl.local.queue import SqliteQueue
 
 
@@ -130,6 +131,22 @@ def test_consumed_write_units_per_vote_as_aws_bills_them(
     per_vote = line["ConsumedWriteUnits"] / line["VotesWritten"]
     assert per_vote == (1.1 if path == "partiql" else 1.0)
     assert line["ConsumedWriteUnits"] == s.calls["write_units"]
+
+
+def test_requeued_votes_carry_a_delay_that_grows_with_their_attempt(stub: Any) -> None:
+    s, url = stub
+    s.settings.always_throttle = "bad"
+    requeue = SqsQueue(READY, client=client("sqs", url))
+    handle = writer.make_handler(writer_on(url), requeue=requeue, rng=lambda: 1.0)
+    first = sqs_event([ready_message(["bad-a", "ok-a"])])
+    assert handle(first, Context(30_000)) == {"batchItemFailures": []}
+    later = sqs_event([ready_message(["bad-b"], attempt=2), ready_message(["bad-c"])])
+    assert handle(later, Context(30_000)) == {"batchItemFailures": []}
+    # one send per invocation (one time bound), every message in it delayed by its furthest
+    # attempt: 1 (5 s), then 3 (20 s) for both of the second invocation's messages
+    one, three = requeue_delay(1, lambda: 1.0), requeue_delay(3, lambda: 1.0)
+    assert s.delays[READY] == [one, three, three] == [5, 20, 20]
+    assert s.calls["SendMessageBatch"] == 2
 
 
 def test_the_first_slice_waits_for_room_for_one_call(stub: Any) -> None:
