@@ -93,7 +93,7 @@ def serve_moto(port: int) -> None:
     votes_url, ready_url = os.environ["VOTES_QUEUE_URL"], os.environ["READY_QUEUE_URL"]
     process = processor.make_handler(SqsQueue(ready_url, client=sqs))
     # moto implements PutItem's conditions, not PartiQL's
-    table = DynamoVoteTable(os.environ["TABLE_NAME"], client=ddb, path="putitem")
+    table = DynamoVoteTable(os.environ["TABLE_NAME"], client=ddb, path="classic")
     write = writer.make_handler(table)
     for name, url, handler in (("processor", votes_url, process), ("writer", ready_url, write)):
         client = boto3.client("sqs", endpoint_url=endpoint)

@@ -13,7 +13,10 @@ without either it runs uncapped and says so loudly). It is the real entry point
 It prints, at the default stage's memory per function and batch sizes (votectl/config.py):
 - votes/s per invocation of receiver (single-vote requests; and 100-vote batches), processor
   (a batch of 1,000 single-vote messages) and writer (a full batch: 100 ready messages of
-  ``VOTES_PER_READY_MESSAGE`` votes), for the writer on both write paths;
+  ``VOTES_PER_READY_MESSAGE`` votes, a tenth of them re-votes), for the writer on both write
+  paths (PartiQL; classic, conditional UpdateItem), with the write units consumed per vote as
+  the stub bills them (a refused INSERT costs a unit, as on AWS);
+- the PartiQL path with its UPDATE refused as a ValidationError: the classic fallback's share;
 - how long that full writer batch takes against the writer's timeout;
 - with 33 % of writes throttled, a full batch redelivered as SQS would until nothing is left:
   write calls per vote, votes re-queued, messages returned whole, votes that would reach the
@@ -133,7 +136,7 @@ class Sizes:
     processor_batches: int = 10  # back to back per run, so the CPU quota binds
     processor_batch: int = PROCESSOR_BATCH
     writer_messages: int = WRITER_BATCH
-    putitem_messages: int = 10
+    classic_messages: int = 10
 
 
 QUICK = Sizes(20, 3, 2, 100, 4, 1)
@@ -320,7 +323,7 @@ def processor(bench: Bench, memory: int, runs: int) -> dict[str, Any]:
 
 
 def writer(bench: Bench, memory: int, runs: int, path: str, messages: int) -> dict[str, Any]:
-    rates, seconds, calls = [], [], []
+    rates, seconds, calls, units = [], [], [], []
     for run in range(runs):
         bench.stub.reset()
         bodies, sent = ready_batch(bench.stub, f"w{memory}{path}{run}", messages)
@@ -332,6 +335,7 @@ def writer(bench: Bench, memory: int, runs: int, path: str, messages: int) -> di
         seconds.append(inv["seconds"])
         rates.append(n / inv["seconds"])
         calls.append(bench.stub.calls[_write_op(path)] / n)
+        units.append(bench.stub.calls["write_units"] / n)
     rate = statistics.median(rates)
     return {
         "memory_mb": memory,
@@ -341,13 +345,38 @@ def writer(bench: Bench, memory: int, runs: int, path: str, messages: int) -> di
         "batch_seconds": round(statistics.median(seconds), 2),
         "timeout_seconds": TIMEOUT["writer"],
         "write_calls_per_vote": round(statistics.median(calls), 4),
+        "write_units_per_vote": round(statistics.median(units), 4),
         "gb_s_per_million_votes": round(memory / 1024 / rate * 1e6, 1),
         "fleet_votes_per_s": round(rate * WRITER_MAX_CONCURRENCY),
     }
 
 
 def _write_op(path: str) -> str:
-    return "BatchExecuteStatement" if path == "partiql" else "PutItem"
+    return "BatchExecuteStatement" if path == "partiql" else "UpdateItem"
+
+
+def fallback(bench: Bench, memory: int, messages: int) -> dict[str, Any]:
+    """The PartiQL path when DynamoDB refuses its UPDATE (a ValidationError): the re-votes
+    fall back to UpdateItem; nothing may be lost, re-queued or returned."""
+    bench.stub.reset()
+    bench.stub.settings.refuse = "UPDATE"
+    try:
+        bodies, sent = ready_batch(bench.stub, f"f{memory}", messages)
+        out = bench.invoke("writer", memory, [sqs_records(bodies)], {"WRITE_PATH": "partiql"})
+    finally:
+        bench.stub.settings.refuse = ""
+    [inv] = out["invocations"]
+    n = len(sent)
+    classic = sum(1 for item in bench.stub.items.values() if item.get("write_path") == "classic")
+    return {
+        "votes": n,
+        "returned_messages": len(inv["response"]["batchItemFailures"]),
+        "requeued_messages": len(bench.stub.messages.get(READY_URL, [])),
+        "votes_written_classic": classic,
+        "write_units_per_vote": round(bench.stub.calls["write_units"] / n, 4),
+        "votes_per_s_per_invocation": round(n / inv["seconds"]),
+        "lost": lost(bench.stub, sent),
+    }
 
 
 def throttled(bench: Bench, memory: int, fraction: float) -> dict[str, Any]:
@@ -390,6 +419,7 @@ def throttled(bench: Bench, memory: int, fraction: float) -> dict[str, Any]:
         "first_batch_seconds": round(seconds[0], 2),
         "write_calls_per_vote": round(bench.stub.calls["BatchExecuteStatement"] / len(sent), 4),
         "statements_per_vote": round(bench.stub.calls["statements"] / len(sent), 3),
+        "write_units_per_vote": round(bench.stub.calls["write_units"] / len(sent), 4),
         "votes_requeued": requeued_votes,
         "messages_requeued": requeued_messages,
         "messages_returned_whole": returned,
@@ -478,8 +508,11 @@ def main() -> None:
         messages = bench.sizes.writer_messages
         sweep = [writer(bench, m, args.runs, "partiql", messages) for m in writer_memories]
         figures["writer"] = {**sweep[0], "by_memory": sweep}
-        figures["writer"]["putitem"] = writer(
-            bench, writer_memories[0], 1, "putitem", bench.sizes.putitem_messages
+        figures["writer"]["classic"] = writer(
+            bench, writer_memories[0], args.runs, "classic", bench.sizes.classic_messages
+        )
+        figures["writer"]["fallback"] = fallback(
+            bench, writer_memories[0], bench.sizes.classic_messages
         )
         figures["writer"]["throttled"] = throttled(bench, writer_memories[0], args.throttle)
         figures["receiver"]["stalled_sqs"] = stalled_receiver(bench, args.receiver_memory)
@@ -501,7 +534,7 @@ def report(f: dict[str, Any], out: Any) -> None:
         print(text, file=out)
 
     r, p, w = f["receiver"], f["processor"], f["writer"]
-    t, s, pi = w["throttled"], r["stalled_sqs"], w["putitem"]
+    t, s, pi, fb = w["throttled"], r["stalled_sqs"], w["classic"], w["fallback"]
     say(f"stub latency {f['latency_ms']:.1f} ms; CPU caps: {'; '.join(f['cpu_cap'])}")
     say(
         f"receiver  {r['memory_mb']} MB: {r['votes_per_s_per_invocation']} votes/s per "
@@ -518,14 +551,23 @@ def report(f: dict[str, Any], out: Any) -> None:
             f"writer    {row['memory_mb']} MB (PartiQL): {row['votes_per_s_per_invocation']} "
             f"votes/s per invocation; a full batch ({row['votes_per_batch']} votes) in "
             f"{row['batch_seconds']} s of its {row['timeout_seconds']} s timeout; "
-            f"{row['write_calls_per_vote']} write calls/vote; x{WRITER_MAX_CONCURRENCY} = "
+            f"{row['write_calls_per_vote']} write calls/vote, {row['write_units_per_vote']} "
+            f"write units/vote; x{WRITER_MAX_CONCURRENCY} = "
             f"{row['fleet_votes_per_s']} votes/s ({goal} {GOAL_VOTES_PER_S}); "
             f"{row['gb_s_per_million_votes']} GB-s per million votes "
             f"(${row['gb_s_per_million_votes'] * GB_S_PRICE_ARM:.4f} on arm64)"
         )
     say(
-        f"writer    {pi['memory_mb']} MB (PutItem): {pi['votes_per_s_per_invocation']} votes/s "
-        f"per invocation; {pi['write_calls_per_vote']} write calls/vote"
+        f"writer    {pi['memory_mb']} MB (classic, conditional UpdateItem): "
+        f"{pi['votes_per_s_per_invocation']} votes/s per invocation; "
+        f"{pi['write_calls_per_vote']} write calls/vote, {pi['write_units_per_vote']} write "
+        f"units/vote; {pi['gb_s_per_million_votes']} GB-s per million votes"
+    )
+    say(
+        f"writer, PartiQL UPDATE refused (ValidationError): {fb['votes_written_classic']} of "
+        f"{fb['votes']} votes written by the classic fallback, {fb['write_units_per_vote']} "
+        f"write units/vote, {fb['requeued_messages']} messages re-queued, "
+        f"{fb['returned_messages']} returned, {fb['lost']} lost"
     )
     say(
         f"writer, {t['throttled_fraction']:.0%} of writes throttled: "

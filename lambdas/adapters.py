@@ -2,29 +2,53 @@
 
 The table key design keeps one hot title under a partition's 1,000 WCU/s: a title's votes are
 spread over ``shards`` partition keys ``{title_id}#{crc32(user_id) % shards}`` (sort key
-``{aspect}#{user_id}``), and a title's results are read by querying every shard.
+``{aspect}#{user_id}``), and a title's results are read by querying every shard. What each
+write path sends is in lambdas/writes.py; retries and backoff in lambdas/retry.py.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdas.contract import Vote, stored_voted_at
+from lambdas.contract import Vote
 from lambdas.deadline import Deadline
+from lambdas.log import function_logger, log_fields
 from lambdas.ports import QueueUnavailable
+from lambdas.retry import (
+    ATTEMPT_SECONDS,
+    MAX_DELAY_SECONDS,
+    TRANSIENT,
+    WRITE_WORKERS,
+    Backoff,
+    client_config,
+    transient,
+)
+from lambdas.writes import (
+    CLASSIC,
+    PARTIQL,
+    STATEMENTS_PER_CALL,
+    WRITE_PATHS,
+    Statements,
+    WriteReport,
+    insert_request,
+    partition_key,
+    sort_key,
+    update_request,
+    upsert_request,
+    write_path,
+)
 
 __all__ = [
+    "ATTEMPT_SECONDS",
+    "STATEMENTS_PER_CALL",
+    "WRITE_PATHS",
     "DynamoVoteTable",
     "SqsQueue",
     "Backoff",
@@ -35,76 +59,17 @@ __all__ = [
 
 SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 256 * 1024
-WRITE_WORKERS = 16
-CONNECT_TIMEOUT = 1.0
-READ_TIMEOUT = 2.0
-ATTEMPT_SECONDS = CONNECT_TIMEOUT + READ_TIMEOUT
-"""The longest one call can take: the adapters retry only while another attempt fits."""
-
-
-def client_config() -> Config:
-    """One retry layer, ours: botocore makes one attempt per call, bounded by its timeouts."""
-    return Config(
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-        retries={"mode": "standard", "total_max_attempts": 1},
-        max_pool_connections=2 * WRITE_WORKERS,
-    )
-
-
-# Errors worth another attempt (AWS's throttling and server-side codes); anything else a
-# retry cannot fix.
-_TRANSIENT = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ProvisionedThroughputExceeded",
-        "ThrottlingException",
-        "ThrottlingError",
-        "Throttling",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "TransactionConflict",
-        "TransactionConflictException",
-        "InternalServerError",
-        "InternalError",
-        "ServiceUnavailable",
-        "KMS.ThrottlingException",
-        "AWS.SimpleQueueService.RequestThrottled",
-    }
-)
-
-
-def transient(exc: Exception) -> bool:
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in _TRANSIENT or status >= 500
-    return isinstance(exc, BotoCoreError)  # timeouts, connection errors
-
-
-class Backoff:
-    """Full-jitter exponential backoff (sleep a random part of base * 2^n, capped)."""
-
-    def __init__(
-        self,
-        base: float = 0.025,
-        cap: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: Callable[[], float] = random.random,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.base, self.cap, self.sleep, self.rng, self.clock = base, cap, sleep, rng, clock
-
-    def pause(self, attempt: int) -> float:
-        return self.rng() * min(self.cap, self.base * 2**attempt)
+log = function_logger("writer")
 
 
 class SqsQueue:
     """A standard SQS queue; ``send`` returns only once every body was accepted.
 
-    Failed entries and transient call errors are retried with jittered backoff while a new
-    attempt can start within ``budget`` seconds of the send; each attempt takes at most
-    ATTEMPT_SECONDS, so a send never takes longer than budget + ATTEMPT_SECONDS.
+    Failed entries and transient call errors are retried with jittered backoff. The bound is
+    on the whole send, not per attempt: a call (one SendMessageBatch, of any group, in any
+    round) starts only if it can end within ``budget`` seconds of the send's start, taking
+    ``attempt_seconds`` (the client's connect + read timeouts) as its longest. Only the first
+    call always starts, so a send ends within max(budget, attempt_seconds).
     """
 
     max_message_bytes = 256 * 1024
@@ -115,40 +80,61 @@ class SqsQueue:
         client: Any = None,
         budget: float = 5.0,
         backoff: Backoff | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        attempt_seconds: float = ATTEMPT_SECONDS,
     ) -> None:
         self.queue_url = queue_url
         self._client = client or boto3.client("sqs", config=client_config())
         self._budget = budget
-        self._backoff = backoff or Backoff(base=0.05, sleep=sleep)
+        self._attempt = attempt_seconds
+        self._backoff = backoff or (Backoff(base=0.05, sleep=sleep) if sleep else Backoff(0.05))
         self.calls = 0
 
-    def send(self, bodies: Sequence[bytes]) -> None:
+    @property
+    def worst_case_seconds(self) -> float:
+        """The longest a ``send`` can take."""
+        return max(self._budget, self._attempt)
+
+    def send(self, bodies: Sequence[bytes], delay_seconds: int = 0) -> None:
+        """Queue ``bodies``, each delivered no sooner than ``delay_seconds`` (SQS: 0-900)."""
+        delay = max(0, min(MAX_DELAY_SECONDS, int(delay_seconds)))
         clock = self._backoff.clock
         give_up = clock() + self._budget
         pending = dict(enumerate(bodies))
-        attempt = 0
+        attempt = calls = 0
         while True:
             failed: dict[int, bytes] = {}
             reason = ""
             for group in batches(list(pending.items())):
-                retry, why = self._send_batch(group)
+                if calls and clock() + self._attempt > give_up:
+                    failed.update(group)  # no time left for this call: counted as failed
+                    reason = reason or f"out of the send's {self._budget} s"
+                    continue
+                calls += 1
+                retry, why = self._send_batch(group, delay)
                 failed.update(retry)
                 reason = why or reason
             pending = failed
             if not pending:
                 return
             pause = self._backoff.pause(attempt)
-            if clock() + pause >= give_up:
+            if clock() + pause + self._attempt > give_up:
                 raise QueueUnavailable(
                     f"{len(pending)} of {len(bodies)} messages not accepted by SQS ({reason})"
                 )
             self._backoff.sleep(pause)
             attempt += 1
 
-    def _send_batch(self, group: list[tuple[int, bytes]]) -> tuple[dict[int, bytes], str]:
+    def _send_batch(
+        self, group: list[tuple[int, bytes]], delay: int
+    ) -> tuple[dict[int, bytes], str]:
         """One SendMessageBatch call; return the entries to retry and why."""
-        entries = [{"Id": str(i), "MessageBody": body.decode()} for i, body in group]
+        entries: list[dict[str, Any]] = [
+            {"Id": str(i), "MessageBody": body.decode()} for i, body in group
+        ]
+        if delay:  # per entry: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatchRequestEntry.html
+            for entry in entries:
+                entry["DelaySeconds"] = delay
         self.calls += 1
         try:
             reply = self._client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
@@ -187,65 +173,86 @@ def batches(
         yield group
 
 
-def partition_key(title_id: str, user_id: str, shards: int) -> str:
-    return f"{title_id}#{zlib.crc32(user_id.encode()) % shards}"
+# What one write of a vote can come to (see _outcome): settled, the step to run next now,
+# retry after a pause, not started for want of time, or lost (no retry can help).
+INSERT, UPDATE, UPSERT = "insert", "update", "upsert"
+_DONE, _RETRY, _UNSTARTED, _LOST = "done", "retry", "unstarted", "lost"
+_REFUSED = frozenset({"ValidationError", "ValidationException"})
+FAILED_CONDITION_UNITS = 1.0
+"""A failed conditional UpdateItem is billed like a write of the item (1 unit under 1 KB), but
+its ConditionalCheckFailedException carries no ConsumedCapacity: counted here as 1."""
 
 
-def sort_key(aspect: str, user_id: str) -> str:
-    return f"{aspect}#{user_id}"
+def _call_outcome(exc: ClientError, code: str, refused: str = UPSERT) -> str:
+    """A whole call failed: retry it, fall back (a refused PartiQL call), or give it up."""
+    if transient(exc):
+        return _RETRY
+    return refused if code in _REFUSED else _LOST
 
 
-# Write iff absent, or the stored (voted_at, score) is less than the new one.
-_LATEST_WINS = "attribute_not_exists(pk) OR #at < :at OR (#at = :at AND #score < :score)"
-_ITEM = "{'pk': ?, 'sk': ?, 'title_id': ?, 'user_id': ?, 'aspect': ?, 'score': ?, 'voted_at': ?}"
-STATEMENTS_PER_CALL = 25  # BatchExecuteStatement's limit
+def _outcome(step: str, error: dict[str, Any] | None) -> str:
+    """One PartiQL statement's outcome, from its BatchStatementError (None: it succeeded).
 
-WRITE_PATHS = ("partiql", "putitem")
+    Codes: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchStatementError.html
+    """
+    if error is None:
+        return _DONE
+    code = error.get("Code", "")
+    if code == "DuplicateItem" and step == INSERT:
+        return UPDATE  # the key exists: the conditional UPDATE decides
+    if code == "ConditionalCheckFailed" and step == UPDATE:
+        # ALL_OLD: the stored item comes back iff there is one (a later or equal vote);
+        # without it the item is gone, and the vote needs its INSERT again
+        return _DONE if "Item" in error else INSERT
+    if code in TRANSIENT:
+        return _RETRY
+    if code in _REFUSED:
+        return UPSERT  # the statement's shape was refused: the classic path writes it
+    return _LOST
 
 
 class DynamoVoteTable:
     """The votes table, last writer (by ``order_key``) wins, exactly.
 
-    Write paths (``path``; README, "Table key design" measures and cites them):
+    ``path`` (env WRITE_PATH): ``partiql`` (default) or ``classic``; lambdas/writes.py says
+    what each sends. If DynamoDB refuses a PartiQL statement with a ValidationError (a shape
+    AWS does not accept), the table falls back to the classic path: at once for the refused
+    votes and for every later write of this execution environment (the refusal would repeat).
+    It is logged once and counted (``WriteReport.fallback_votes``); nothing is lost.
 
-    - ``partiql`` (default): BatchExecuteStatement, 25 statements a call. A vote is first an
-      ``INSERT`` (fails with DuplicateItem iff the key exists); a duplicate becomes an
-      ``UPDATE ... WHERE pk AND sk AND (voted_at < ? OR (voted_at = ? AND score < ?))``, whose
-      ConditionalCheckFailed means a later or equal vote is stored. Items are never deleted,
-      so the two steps decide exactly what one conditional PutItem would.
-    - ``putitem``: one conditional PutItem per vote, in threads.
-
-    Throttled and server-side failures are retried here (the only retry layer) with full
-    jitter while the deadline allows; ``put_latest`` returns the indexes still not written.
-    ``calls`` counts the write calls made.
+    Before each call the deadline must leave room for the call's longest time
+    (ATTEMPT_SECONDS); calls it cannot fit are not started and their votes come back as not
+    written. Throttled and server-side failures are retried here (the only retry layer) with
+    full jitter while the deadline allows; ``put_latest`` returns the indexes still not
+    written. Each call asks ``ReturnConsumedCapacity=TOTAL``; ``publish`` gets a WriteReport
+    per ``put_latest``. ``calls`` counts the write calls made.
     """
+
+    call_seconds = ATTEMPT_SECONDS
 
     def __init__(
         self,
         table_name: str,
         client: Any = None,
         shards: int = int(os.environ.get("TABLE_SHARDS", 10)),
-        path: str = os.environ.get("WRITE_PATH", "partiql"),
+        path: str = os.environ.get("WRITE_PATH", PARTIQL),
         rounds: int = 8,
         backoff: Backoff | None = None,
+        publish: Callable[[WriteReport], None] | None = None,
     ) -> None:
-        if path not in WRITE_PATHS:
-            raise ValueError(f"write path must be one of {WRITE_PATHS}, not {path!r}")
         self.table_name = table_name
         self.shards = shards
-        self.path = path
+        self.path = write_path(path)
+        self.serving = self.path  # CLASSIC once a PartiQL statement was refused
         self.calls = 0
         self._client = client or boto3.client("dynamodb", config=client_config())
         self._rounds = rounds
         # short pauses: a round waits for its slowest group, and 7 rounds take 1/3^7 of a
         # third-throttled slice to under one vote in 2,000
         self._backoff = backoff or Backoff(base=0.02, cap=0.32)
+        self._publish = publish
         self._pool: ThreadPoolExecutor | None = None
-        self._insert = f'INSERT INTO "{table_name}" VALUE {_ITEM}'
-        self._update = (
-            f'UPDATE "{table_name}" SET "score" = ? SET "voted_at" = ? '
-            'WHERE "pk" = ? AND "sk" = ? AND ("voted_at" < ? OR ("voted_at" = ? AND "score" < ?))'
-        )
+        self._statements = Statements.of(table_name)
 
     def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if len(items) <= 1:
@@ -256,16 +263,21 @@ class DynamoVoteTable:
 
     def put_latest(self, votes: Sequence[Vote], deadline: Deadline | None = None) -> list[int]:
         """Upsert ``votes``; return the indexes that are still not written (retry those)."""
-        # index -> True while the vote still needs its INSERT (PartiQL), False for the UPDATE
-        pending = dict.fromkeys(range(len(votes)), True)
+        first = INSERT if self.serving == PARTIQL else UPSERT
+        pending = dict.fromkeys(range(len(votes)), first)  # index -> the step it needs
         failed: list[int] = []
-        attempt = 0
+        tally = Counter[str]()
+        calls_before = self.calls
+        attempt = passes = 0
         while pending:
-            retry, again, lost = self._round(votes, pending)
+            retry, again, lost = self._round(votes, pending, deadline, tally)
             failed += lost
             pending = {**again, **retry}
+            passes += 1
+            if passes >= 3 * self._rounds:
+                break  # items created and deleted under us, round after round
             if not retry:
-                continue  # only UPDATEs after duplicates: no backoff needed
+                continue  # only next steps (UPDATE after INSERT...): no backoff needed
             pause = self._backoff.pause(attempt)
             attempt += 1
             if attempt >= self._rounds or (
@@ -273,91 +285,113 @@ class DynamoVoteTable:
             ):
                 break
             self._backoff.sleep(pause)
+        if self._publish is not None and votes:
+            self._publish(
+                WriteReport(
+                    self.table_name,
+                    self.serving,
+                    len(votes) - len(failed) - len(pending),
+                    tally["units"],
+                    tally["fallback"],
+                    self.calls - calls_before,
+                )
+            )
         return sorted(failed + list(pending))
 
     def _round(
-        self, votes: Sequence[Vote], pending: dict[int, bool]
-    ) -> tuple[dict[int, bool], dict[int, bool], list[int]]:
+        self,
+        votes: Sequence[Vote],
+        pending: dict[int, str],
+        deadline: Deadline | None,
+        tally: Counter[str],
+    ) -> tuple[dict[int, str], dict[int, str], list[int]]:
         """One pass over ``pending``: (to retry after a pause, to run again now, lost)."""
-        if self.path == "putitem":
-            return self._put_round(votes, list(pending))
-        items = list(pending.items())
-        step = STATEMENTS_PER_CALL
-        groups = [items[n : n + step] for n in range(0, len(items), step)]
-        self.calls += len(groups)
-        retry: dict[int, bool] = {}
-        again: dict[int, bool] = {}
+        if self.serving == CLASSIC:
+            pending = dict.fromkeys(pending, UPSERT)
+        statements = [(i, step) for i, step in pending.items() if step != UPSERT]
+        jobs: list[list[tuple[int, str]]] = [
+            statements[n : n + STATEMENTS_PER_CALL]
+            for n in range(0, len(statements), STATEMENTS_PER_CALL)
+        ]
+        jobs += [[(i, UPSERT)] for i, step in pending.items() if step == UPSERT]
+
+        def run(job: list[tuple[int, str]]) -> tuple[list[str], float]:
+            if deadline is not None and not deadline.allows(ATTEMPT_SECONDS):
+                return [_UNSTARTED] * len(job), 0.0
+            if job[0][1] == UPSERT:
+                return self._upsert(votes[job[0][0]])
+            return self._batch(votes, job)
+
+        retry: dict[int, str] = {}
+        again: dict[int, str] = {}
         lost: list[int] = []
-        answers = self._map(lambda g: self._batch(votes, g), groups)
-        for group, codes in zip(groups, answers, strict=True):
-            for (i, inserting), code in zip(group, codes, strict=True):
-                if code is None or code == "ConditionalCheckFailed":
-                    continue  # stored, or a later or equal vote is
-                if code == "DuplicateItem" and inserting:
-                    again[i] = False
-                elif code in _TRANSIENT:
-                    retry[i] = inserting
+        refused = 0
+        answers = self._map(run, jobs)
+        self.calls += sum(1 for outcomes, _ in answers if outcomes[0] != _UNSTARTED)
+        for job, (outcomes, units) in zip(jobs, answers, strict=True):
+            tally["units"] += units
+            for (i, step), outcome in zip(job, outcomes, strict=True):
+                if step == UPSERT and self.path == PARTIQL and outcome == _DONE:
+                    tally["fallback"] += 1
+                if outcome == _DONE:
+                    continue
+                if outcome == _RETRY:
+                    retry[i] = step
+                elif outcome in (_UNSTARTED, _LOST):
+                    lost.append(i)
+                elif outcome == UPSERT and step != UPSERT:
+                    refused += 1
+                    again[i] = UPSERT
                 else:
-                    lost.append(i)  # e.g. ValidationError: no retry can help
+                    again[i] = outcome  # the next step: UPDATE, INSERT again, or UPSERT
+        if refused and self.serving == PARTIQL:
+            self.serving = CLASSIC
+            log.warning(
+                "DynamoDB refused a PartiQL statement (ValidationError); writing with "
+                "UpdateItem from now on",
+                extra=log_fields(table=self.table_name, refused_votes=refused),
+            )
         return retry, again, lost
 
-    def _put_round(
-        self, votes: Sequence[Vote], indexes: list[int]
-    ) -> tuple[dict[int, bool], dict[int, bool], list[int]]:
-        self.calls += len(indexes)
-        outcomes = self._map(lambda i: self._put(votes[i]), indexes)
-        retry = {i: True for i, ok in zip(indexes, outcomes, strict=True) if ok is None}
-        lost = [i for i, ok in zip(indexes, outcomes, strict=True) if ok is False]
-        return retry, {}, lost
-
-    def _batch(self, votes: Sequence[Vote], group: list[tuple[int, bool]]) -> list[str | None]:
-        """One BatchExecuteStatement call; each statement's error code (None: succeeded)."""
-        statements = []
-        for i, inserting in group:
-            vote = votes[i]
-            at = {"S": stored_voted_at(vote.voted_at)}
-            score = {"N": str(vote.score)}
-            pk = {"S": partition_key(vote.title_id, vote.user_id, self.shards)}
-            sk = {"S": sort_key(vote.aspect, vote.user_id)}
-            if inserting:
-                params = [pk, sk, {"S": vote.title_id}, {"S": vote.user_id}, {"S": vote.aspect}]
-                statements.append({"Statement": self._insert, "Parameters": [*params, score, at]})
-            else:
-                params = [score, at, pk, sk, at, at, score]
-                statements.append({"Statement": self._update, "Parameters": params})
+    def _batch(self, votes: Sequence[Vote], job: list[tuple[int, str]]) -> tuple[list[str], float]:
+        """One BatchExecuteStatement call: each statement's outcome, and the units consumed."""
+        requests = [
+            (insert_request if step == INSERT else update_request)(
+                self._statements, votes[i], self.shards
+            )
+            for i, step in job
+        ]
         try:
-            reply = self._client.batch_execute_statement(Statements=statements)
-        except (ClientError, BotoCoreError) as exc:
-            code = "ThrottlingError" if transient(exc) else "ValidationError"
-            return [code] * len(group)
-        return [r["Error"].get("Code") if "Error" in r else None for r in reply["Responses"]]
-
-    def _put(self, vote: Vote) -> bool | None:
-        """True if stored or already superseded; None on a transient failure, False if lost."""
-        at = stored_voted_at(vote.voted_at)
-        try:
-            self._client.put_item(
-                TableName=self.table_name,
-                Item={
-                    "pk": {"S": partition_key(vote.title_id, vote.user_id, self.shards)},
-                    "sk": {"S": sort_key(vote.aspect, vote.user_id)},
-                    "title_id": {"S": vote.title_id},
-                    "user_id": {"S": vote.user_id},
-                    "aspect": {"S": vote.aspect},
-                    "score": {"N": str(vote.score)},
-                    "voted_at": {"S": at},
-                },
-                ConditionExpression=_LATEST_WINS,
-                ExpressionAttributeNames={"#at": "voted_at", "#score": "score"},
-                ExpressionAttributeValues={":at": {"S": at}, ":score": {"N": str(vote.score)}},
+            reply = self._client.batch_execute_statement(
+                Statements=requests, ReturnConsumedCapacity="TOTAL"
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return True
-            return None if transient(exc) else False
+            code = exc.response.get("Error", {}).get("Code", "")
+            return [_call_outcome(exc, code)] * len(job), 0.0
         except BotoCoreError:
-            return None
-        return True
+            return [_RETRY] * len(job), 0.0
+        units = sum(c.get("CapacityUnits", 0.0) for c in reply.get("ConsumedCapacity", []))
+        outcomes = [
+            _outcome(step, response.get("Error"))
+            for (_, step), response in zip(job, reply["Responses"], strict=True)
+        ]
+        return outcomes, units
+
+    def _upsert(self, vote: Vote) -> tuple[list[str], float]:
+        """One conditional UpdateItem (the classic path)."""
+        try:
+            reply = self._client.update_item(**upsert_request(self.table_name, vote, self.shards))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                # the condition includes attribute_not_exists(pk): it fails only on a stored
+                # item, a later or equal vote (ALL_OLD returns it)
+                settled = "Item" in exc.response
+                return [_DONE if settled else UPSERT], FAILED_CONDITION_UNITS
+            return [_call_outcome(exc, code, refused=_LOST)], 0.0
+        except BotoCoreError:
+            return [_RETRY], 0.0
+        return [_DONE], float(reply.get("ConsumedCapacity", {}).get("CapacityUnits", 0.0))
 
     def counts(self, title_id: str) -> dict[tuple[str, int], int]:
         """(aspect, score) -> votes for one title, read from all its shards in parallel."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 from lambdas.contract import Invalid
 from lambdas.envelope import Read, read
 from lambdas.log import function_logger, log_fields
+from lambdas.metrics import emf
 
 __all__ = ["Count", "emf_count", "failures", "messages_of"]
 
@@ -21,13 +20,7 @@ Count = Callable[[str, int], None]
 def emf_count(stage: str, n: int) -> None:
     """One CloudWatch Embedded Metric Format line on stdout: on Lambda it becomes the metric
     votectl/RejectedVotes (dimension Stage), with no API call."""
-    metric = {
-        "Namespace": "votectl",
-        "Dimensions": [["Stage"]],
-        "Metrics": [{"Name": "RejectedVotes", "Unit": "Count"}],
-    }
-    aws = {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [metric]}
-    print(json.dumps({"_aws": aws, "Stage": stage, "RejectedVotes": n}), flush=True)
+    emf({"Stage": stage}, {"RejectedVotes": n})
 
 
 def messages_of(

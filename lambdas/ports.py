@@ -54,15 +54,21 @@ class QueueUnavailable(Exception):
 
 
 class MessageQueue(Protocol):
-    """Where a handler sends messages. ``send`` returns only once every body is durably queued."""
+    """Where a handler sends messages. ``send`` returns only once every body is durably queued,
+    each delivered no sooner than ``delay_seconds`` (SQS's per-message timer, 0-900 s)."""
 
     max_message_bytes: int
 
-    def send(self, bodies: Sequence[bytes]) -> None: ...
+    def send(self, bodies: Sequence[bytes], delay_seconds: int = 0) -> None: ...
 
 
 class VoteTable(Protocol):
-    """The votes table, keeping per identity the vote with the greatest ``Vote.order_key``."""
+    """The votes table, keeping per identity the vote with the greatest ``Vote.order_key``.
+
+    ``call_seconds``: the longest one of its calls can take; the writer starts its first
+    slice only if that fits before the deadline (0 for a table with no remote calls)."""
+
+    call_seconds: float
 
     def put_latest(self, votes: Sequence[Vote], deadline: Deadline | None = None) -> Sequence[int]:
         """Upsert; an older or equal vote changes nothing. Retries stop at ``deadline``.

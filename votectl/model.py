@@ -91,9 +91,11 @@ class RedriveResult:
 class Pulse:
     """What `votectl watch` needs beyond queue stats and the table count; None where a target
     cannot tell. ``sent`` counts messages ever sent per queue (local); ``in_rate`` is a
-    target's own messages/s in (AWS: CloudWatch, a minute behind)."""
+    target's own messages/s in (AWS: CloudWatch, a minute behind); ``write_units_per_vote``
+    the table's consumed write units per vote written (AWS: the writer's metrics)."""
 
     accepted: int | None = None  # votes answered 202 since `votectl up` started
     oldest_age_s: dict[str, float | None] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
     in_rate: dict[str, float | None] = field(default_factory=dict)
+    write_units_per_vote: float | None = None

@@ -109,6 +109,11 @@ class WatchState:
         rate = None if pair is None else (pair[1].table - pair[0].table) / pair[2]
         return self.samples[-1].table, rate
 
+    def write_units_per_vote(self) -> float | None:
+        """The latest consumed write units per vote written (None where the target cannot
+        tell: locally, or before the writer's first minute on AWS)."""
+        return self.samples[-1].pulse.write_units_per_vote if self.samples else None
+
     def accepted(self) -> tuple[int | None, float | None]:
         """Votes accepted so far and a second (None where the target cannot tell)."""
         if not self.samples or self.samples[-1].pulse.accepted is None:

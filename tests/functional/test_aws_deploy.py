@@ -181,7 +181,7 @@ def test_table_count_and_results_after_the_writer_runs(deployed: Aws) -> None:
     ops = AwsOperations(STAGE, deployed)
     # moto implements PutItem's conditions, not PartiQL's (tests/unit/test_partiql.py)
     name = ops.stack.physical("VotesTable")
-    table = DynamoVoteTable(name, shards=STAGE.table_shards, path="putitem")
+    table = DynamoVoteTable(name, shards=STAGE.table_shards, path="classic")
     at = datetime(2026, 1, 1, tzinfo=UTC)
     votes = [Vote(f"u{i}", "t1", "story", 1 + i % 5, at) for i in range(50)]
     votes += [Vote(f"u{i}", "t2", "acting", 5, at) for i in range(7)]

@@ -78,7 +78,7 @@ class Context:
 # --- last writer wins, exactly -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["partiql", "putitem"])
+@pytest.mark.parametrize("path", ["partiql", "classic"])
 def test_last_writer_wins_in_any_arrival_order_under_throttling(stub: Any, path: str) -> None:
     s, url = stub
     s.settings.throttle = 0.3
@@ -105,12 +105,24 @@ def test_last_writer_wins_in_any_arrival_order_under_throttling(stub: Any, path:
 # --- the writer: re-queue only what failed, hand back what it did not start ----------
 
 
+def after_the_delays(ready: SqliteQueue, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The ready queue's messages as a poller sees them once SQS's longest delay (900 s) is
+    over: re-queued votes are delayed, never visible at once."""
+    from votectl.local import queue as local_queue
+
+    now = local_queue._now_ms
+    monkeypatch.setattr(local_queue, "_now_ms", lambda: now() + 901_000)
+    return ready.receive(10)
+
+
 def ready_message(users: list[str], attempt: int = 0, ids: tuple[str, ...] = ("req-1",)) -> str:
     [body] = pack_ready([(vote(u), ids) for u in users], 256 * 1024, attempt=attempt)
     return body.decode()
 
 
-def test_writer_requeues_only_the_votes_that_still_fail(stub: Any, tmp_path: Path) -> None:
+def test_writer_requeues_only_the_votes_that_still_fail(
+    stub: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s, url = stub
     s.settings.always_throttle = "bad"
     ready = SqliteQueue(tmp_path / "ready.db", "ready")
@@ -124,21 +136,26 @@ def test_writer_requeues_only_the_votes_that_still_fail(stub: Any, tmp_path: Pat
     )
     assert handle(event, Context(30_000)) == {"batchItemFailures": []}
     assert {k[1] for k in s.items} == {"overall#a1", "overall#a2", "overall#b1", "overall#b2"}
-    back = sorted((read(m.body) for m in ready.receive(10)), key=lambda r: r.votes[0].user_id)
+    assert ready.receive(10) == []  # delayed (DelaySeconds), not back at once
+    assert sum(q.delayed for q in ready.stats()) == 2
+    back = after_the_delays(ready, monkeypatch)
+    back = sorted((read(m.body) for m in back), key=lambda r: r.votes[0].user_id)
     assert [([v.user_id for v in r.votes], r.attempt, r.correlation_ids) for r in back] == [
         (["bad1"], 1, ["req-A"]),
         (["bad2"], 3, ["req-C"]),
     ]
 
 
-def test_a_message_out_of_attempts_returns_whole_for_the_dlq(stub: Any, tmp_path: Path) -> None:
+def test_a_message_out_of_attempts_returns_whole_for_the_dlq(
+    stub: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s, url = stub
     s.settings.always_throttle = "bad"
     ready = SqliteQueue(tmp_path / "ready.db", "ready")
     handle = writer.make_handler(table(url), requeue=ready, max_attempts=3)
     event = sqs_event([ready_message(["ok", "bad"], attempt=2), ready_message(["fine"])])
     assert handle(event, Context(30_000)) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
-    assert ready.receive(10) == []
+    assert after_the_delays(ready, monkeypatch) == []
     assert len(s.items) == 2  # "ok" and "fine"; "ok" is re-written harmlessly on redelivery
 
 
@@ -152,18 +169,21 @@ def test_a_failed_requeue_returns_the_message_whole(stub: Any) -> None:
     assert handle(event, Context(30_000)) == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
 
 
-def test_the_deadline_hands_back_the_messages_not_started(stub: Any, tmp_path: Path) -> None:
+def test_the_deadline_hands_back_the_messages_not_started(
+    stub: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s, url = stub
     ready = SqliteQueue(tmp_path / "ready.db", "ready")
     handle = writer.make_handler(table(url), requeue=ready, margin=4.0, slice_votes=2)
     event = sqs_event([ready_message([f"m{n}a", f"m{n}b"]) for n in range(4)])
-    # time for the first two slices, then the deadline is as good as here
-    context = Context(30_000, 30_000, 30_000, 4_000)  # asked at the start, then per slice
+    # time for the first two slices, then the deadline is as good as here; asked at the
+    # start, then per slice and by the table before its call
+    context = Context(30_000, 30_000, 30_000, 30_000, 30_000, 4_000)
     response = handle(event, context)
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
     assert failed == ["msg-2", "msg-3"]
     assert {k[1] for k in s.items} == {"overall#m0a", "overall#m0b", "overall#m1a", "overall#m1b"}
-    assert ready.receive(10) == []  # nothing started was left half done
+    assert after_the_delays(ready, monkeypatch) == []  # nothing started was left half done
 
 
 def test_no_time_at_all_returns_the_whole_batch_untouched(stub: Any) -> None:

@@ -103,7 +103,7 @@ def aws_on(moto_url: str, aws_env: dict[str, str]) -> dict[str, Any]:
         "TABLE_SHARDS": "10",
         # moto's PartiQL overwrites on INSERT and refuses conditions in WHERE: the conditional
         # PutItem path (same last-writer-wins rule) is the one moto can judge
-        "WRITE_PATH": "putitem",
+        "WRITE_PATH": "classic",
     }
     return {"env": env, "sqs": sqs, "ddb": ddb, "votes": votes, "ready": ready, "table": name}
 

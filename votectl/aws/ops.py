@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.adapters import DynamoVoteTable
+from lambdas.metrics import NAMESPACE
 from votectl.aws.canary import AwsProbe
 from votectl.aws.fallback import BoundedMove, release
 from votectl.aws.logs import CloudWatchLogs
@@ -237,8 +238,10 @@ class AwsOperations:
     # --- pulse (for `votectl watch`) -------------------------------------------------
 
     def pulse(self) -> Pulse:
-        """SQS's CloudWatch metrics: the oldest message's age and messages sent a second, each
-        queue's latest one-minute datapoint of the last five minutes (None where there is none)."""
+        """CloudWatch's latest one-minute datapoints of the last five minutes (None where there
+        is none): per queue the oldest message's age and messages sent a second (AWS/SQS);
+        the writer's consumed write units per vote (its EMF metrics ConsumedWriteUnits and
+        VotesWritten, namespace votectl, dimension TableName)."""
         names = {name: self._queue_url(name).rsplit("/", 1)[-1] for name in QUEUES}
         queries = []
         for n, physical in enumerate(names.values()):
@@ -247,8 +250,11 @@ class AwsOperations:
                 ("NumberOfMessagesSent", "Sum", "sent"),
             ):
                 queries.append(_metric_query(f"{key}{n}", metric, stat, physical))
+        table = {"Name": "TableName", "Value": self._table}
+        for key, metric in (("units", "ConsumedWriteUnits"), ("votes", "VotesWritten")):
+            queries.append(_metric_query(key, metric, "Sum", table, NAMESPACE))
         end = time.time()
-        with aws_errors("reading the queues' CloudWatch metrics", self.stage):
+        with aws_errors("reading the stage's CloudWatch metrics", self.stage):
             reply = self.aws.client("cloudwatch").get_metric_data(
                 MetricDataQueries=queries, StartTime=end - 300, EndTime=end
             )
@@ -262,7 +268,9 @@ class AwsOperations:
             ages[name] = latest.get(f"age{n}")
             sent = latest.get(f"sent{n}")
             rates[name] = None if sent is None else sent / 60
-        return Pulse(accepted=None, oldest_age_s=ages, in_rate=rates)
+        units, votes = latest.get("units"), latest.get("votes")
+        per_vote = units / votes if units is not None and votes else None
+        return Pulse(accepted=None, oldest_age_s=ages, in_rate=rates, write_units_per_vote=per_vote)
 
     # --- logs -------------------------------------------------------------------------
 
@@ -417,14 +425,23 @@ def _peeked(queue: str, message: dict[str, Any], now_ms: int) -> PeekedMessage:
     )
 
 
-def _metric_query(query_id: str, metric: str, stat: str, queue_name: str) -> dict[str, Any]:
+def _metric_query(
+    query_id: str,
+    metric: str,
+    stat: str,
+    dimension: str | dict[str, str],
+    namespace: str = "AWS/SQS",
+) -> dict[str, Any]:
+    """One GetMetricData query: a queue's metric (``dimension`` its name) or any other."""
+    if isinstance(dimension, str):
+        dimension = {"Name": "QueueName", "Value": dimension}
     return {
         "Id": query_id,
         "MetricStat": {
             "Metric": {
-                "Namespace": "AWS/SQS",
+                "Namespace": namespace,
                 "MetricName": metric,
-                "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
+                "Dimensions": [dimension],
             },
             "Period": 60,
             "Stat": stat,

@@ -139,8 +139,10 @@ def watch_view(state: WatchState, title: str) -> Group:
     said = f"table: {count:,} votes ({_rate(stored)}/s stored)"
     if accepted is not None:
         said += f"   accepted: {accepted:,} votes ({_rate(per_s)}/s)"
+    units = state.write_units_per_vote()
+    if units is not None:
+        said += f"   write units/vote: {units:.2f} (last minute)"
     return Group(queues, said, "[dim]q or Ctrl-C leaves[/]")
-
 
 
 def status_view(report: Any) -> RenderableType:

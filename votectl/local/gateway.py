@@ -59,7 +59,9 @@ class GroupCommitQueue:
         self._ticket: asyncio.Future[None] | None = None
         self._failing = 0  # commits failed in a row
 
-    def send(self, bodies: Sequence[bytes]) -> None:
+    def send(self, bodies: Sequence[bytes], delay_seconds: int = 0) -> None:
+        if delay_seconds:  # the receiver never delays; the commit batches every request's
+            raise ValueError("the gateway's inbox sends without delay")
         self._pending.extend(bodies)
         if self._next is None:
             self._next = self._loop.create_future()

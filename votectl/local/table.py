@@ -44,6 +44,7 @@ WHERE (excluded.voted_at_us, excluded.score) > (votes.voted_at_us, votes.score)
 
 class SqliteVoteTable:
     name = "votes"
+    call_seconds = 0.0  # no remote calls: the writer's first slice needs no room for one
 
     def __init__(self, path: Path | str, read_only: bool = False) -> None:
         self.path = Path(path)

@@ -73,7 +73,7 @@ class Measured:
                 raise ValueError("votes_per_s_per_invocation must be above zero")
             return FunctionFigures(int(fig["memory_mb"]), rate, 0.0, old.log_bytes_per_invocation)
 
-        classic = w.get("putitem")  # the writer's conditional-write run, where measured
+        classic = w.get("classic", w.get("putitem"))  # the classic path run (older runs: "putitem")
         return replace(
             self,
             writer_classic=self.writer_classic
