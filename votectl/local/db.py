@@ -102,14 +102,16 @@ def connect(
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 
 
-def truncate_wal(con: sqlite3.Connection, lock_wait: float) -> bool:
-    """Checkpoint the whole WAL into the database and truncate it to zero bytes, without
-    waiting: True if done, False if a writer or a reader still on the WAL was in the way.
+def truncate_wal(con: sqlite3.Connection, lock_wait: float, wait: float = 0.0) -> bool:
+    """Checkpoint the whole WAL into the database and truncate it to zero bytes, waiting at
+    most ``wait`` seconds: True if done, False if a writer or a reader still on the WAL was in
+    the way.
 
     SQLite's TRUNCATE checkpoint (https://www.sqlite.org/c3ref/wal_checkpoint_v2.html) holds
-    the write lock while it waits for readers, so it must not wait (busy_timeout 0): it runs
-    from a connection that can get it now or tries again later. ``lock_wait`` is restored."""
-    con.execute("PRAGMA busy_timeout=0")
+    the write lock while it waits for readers to leave the WAL, so it must not wait long: it
+    runs from a connection that can get it now or tries again later. ``lock_wait`` (the
+    connection's own busy timeout) is restored."""
+    con.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
     try:
         busy = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
     except sqlite3.OperationalError:  # locked or busy

@@ -118,6 +118,7 @@ def _json(value: object) -> str:
 _UPKEEP_S = 0.05  # a sender reclaims rows and checks the WAL's size at most this often
 _RECLAIM_ROWS = 4096  # inbox rows a sender deletes per transaction, at most
 _WAL_BYTES = 4 * 1024 * 1024  # an inbox WAL past this size is truncated by the next sender
+_READERS_S = 0.002  # how long a truncation waits for readers to leave the WAL
 _IDLE_S = 1.0  # an idle consumer truncates the state's WAL at most this often
 _MAX_DELAY_MS = 15 * 60 * 1000  # SQS's longest delay: a later visible_at is another boot's
 
@@ -207,19 +208,29 @@ class SqliteQueue:
         self.arn = f"arn:aws:sqs:local:000000000000:{name}"
         self._read_only = read_only
         self._lock_wait = lock_wait
-        self._inbox = connect(self.path, _INBOX, lock_wait, read_only)
+        self._inbox = connect(self.path, "", lock_wait, read_only)
         if not checkpoints:
             self._inbox.execute("PRAGMA wal_autocheckpoint = 0")
+        if self._read_identity() is None and not read_only:
+            self._inbox.executescript(_INBOX)  # a write, so only for a new file
         earlier = "SELECT 1 FROM sqlite_master WHERE name IN ('bodies', 'messages')"
         if self._inbox.execute(earlier).fetchone():
             self._inbox.close()
             raise StaleDataDir(f"{self.path} was written by an earlier votectl")
-        (self._identity,) = self._inbox.execute("SELECT id FROM identity").fetchone()
+        self._identity = self._read_identity()
         self._wal = Path(f"{self.path}-wal")
         self._state_con: sqlite3.Connection | None = None
         self._watermark_con: sqlite3.Connection | None = None
         self._upkeep_at = 0.0  # monotonic seconds: the next send's upkeep is due
+        self._wal_large = False
         self._idle_at = 0.0
+
+    def _read_identity(self) -> str | None:
+        try:
+            row = self._inbox.execute("SELECT id FROM identity").fetchone()
+        except sqlite3.OperationalError:  # no such table: a new file
+            return None
+        return None if row is None else str(row[0])
 
     @classmethod
     def create(cls, path: Path | str, name: str) -> None:
@@ -319,6 +330,7 @@ class SqliteQueue:
             con.execute(_SEND, (_wall_ms(), visible, _json(texts)))
         if upkeep:
             self._upkeep_at = time.monotonic() + _UPKEEP_S
+        if upkeep or self._wal_large:
             self._truncate_if_large()
 
     def reclaim(self) -> int:
@@ -351,8 +363,8 @@ class SqliteQueue:
             large = self._wal.stat().st_size > _WAL_BYTES
         except OSError:
             return
-        if large:
-            truncate_wal(self._inbox, self._lock_wait)
+        # Until a truncation succeeds, every send tries again (a reader was on the WAL).
+        self._wal_large = large and not truncate_wal(self._inbox, self._lock_wait, _READERS_S)
 
     # --- receiving --------------------------------------------------------------------
 
