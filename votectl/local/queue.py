@@ -14,8 +14,9 @@ consumers:
 A receive first redelivers adopted messages whose visibility ran out, then adopts the next
 inbox messages in id order. A delete removes the state row. The inbox rows below the
 *watermark* (the lowest id whose body only the inbox holds, or the next id to adopt) can never
-be delivered again: a sender deletes them, a few thousand per transaction, at most every
-``_UPKEEP_S``. What it keeps of SQS: batch send/receive/delete, long-poll receive,
+be delivered again: consumers raise it in the state as they delete, and a sender deletes the
+rows below it, a few thousand per transaction, at most every ``_UPKEEP_S``.
+What it keeps of SQS: batch send/receive/delete, long-poll receive,
 per-message visibility timeout and receive count, the move to the DLQ on the receive after
 ``max_receive_count`` receives, delay, approximate counts, redrive. Receive walks indexes, so
 it costs the same with a backlog of a million as with ten.
@@ -87,19 +88,28 @@ CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at);
 CREATE TABLE IF NOT EXISTS adopted (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS inbox_identity (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT);
 CREATE TABLE IF NOT EXISTS boot (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL);
-"""
-_STATE_INDEXES = """
-CREATE INDEX IF NOT EXISTS messages_in_inbox ON messages (id) WHERE body IS NULL;
+CREATE TABLE IF NOT EXISTS watermark (queue TEXT PRIMARY KEY, below INTEGER NOT NULL);
 """
 _SEND = "INSERT INTO inbox (sent_at, visible_at, body) SELECT ?1, ?2, value FROM json_each(?3)"
 _IDS = "SELECT value FROM json_each(?)"
 # The lowest inbox id a consumer may still need, the identity of the inbox the state adopts
 # from, in one snapshot of the state.
+# The watermark, raised by consumers: no inbox row below it can be delivered again (the lowest
+# id whose body only the inbox holds, or the next id to adopt). It only rises: ids are adopted
+# above the cursor, and a body once kept in the state stays there. So each consumer's
+# transaction walks on from the last value, past the kept bodies, at most once each.
+_RAISE = """
+INSERT OR REPLACE INTO watermark (queue, below)
+SELECT ?1, coalesce(
+    (SELECT id FROM messages WHERE id >= w.below AND id <= a.last_id AND body IS NULL
+     ORDER BY id LIMIT 1),
+    a.last_id + 1)
+FROM (SELECT coalesce((SELECT below FROM watermark WHERE queue = ?1), 0) AS below) AS w,
+     (SELECT coalesce((SELECT last_id FROM adopted WHERE queue = ?1), 0) AS last_id) AS a
+"""
+# What a sender reads: the watermark and the identity of the inbox the state adopts from.
 _WATERMARK = """
-WITH cursor (last) AS (SELECT coalesce((SELECT last_id FROM adopted WHERE queue = ?1), 0))
-SELECT min(coalesce((SELECT min(id) FROM messages WHERE body IS NULL), last + 1), last + 1),
-       (SELECT id FROM inbox_identity)
-FROM cursor
+SELECT (SELECT below FROM watermark WHERE queue = ?1), (SELECT id FROM inbox_identity)
 """
 # Rows below the watermark, at most _RECLAIM_ROWS of them; nothing if the state's cursor is
 # beyond this inbox's last id (an inbox restored from an older copy: see MismatchedFiles).
@@ -264,7 +274,6 @@ class SqliteQueue:
                     con.executescript(_STATE)
                     if columns and "body" not in columns:  # from before bodies were kept
                         con.execute("ALTER TABLE messages ADD COLUMN body TEXT")
-                    con.executescript(_STATE_INDEXES)
                 self._check_belongs(con)
             except BaseException:
                 con.close()
@@ -356,7 +365,7 @@ class SqliteQueue:
         except sqlite3.OperationalError:  # not created yet; or busy: next time
             return 1
         watermark, identity = row
-        return int(watermark) if identity == self._identity else 1
+        return int(watermark or 1) if identity == self._identity else 1
 
     def _truncate_if_large(self) -> None:
         try:
@@ -437,6 +446,8 @@ class SqliteQueue:
             )
             room = max_messages - len(rows)
             fresh = self._adopt(room, now, vt) if room > 0 else []
+            if bodies:  # kept now: the rows below may go
+                state.execute(_RAISE, (self.name,))
         name = self.name
         messages = [
             Message(f"{name}-{i}", f"{i}.1", body, sent, 1, wall) for i, sent, body in fresh
@@ -519,6 +530,8 @@ class SqliteQueue:
             for receipt, ids in by_receipt.items():  # one statement per receipt: usually one
                 args = (_json(ids), receipt, self.name)
                 deleted += state.execute(f"DELETE FROM messages WHERE {match}", args).rowcount
+            if deleted:
+                state.execute(_RAISE, (self.name,))
         return deleted
 
     def change_visibility(self, receipt_handles: Sequence[str], timeout: float) -> None:
