@@ -92,3 +92,36 @@ def test_an_undelayed_message_sent_on_the_last_boot_is_not_delayed_on_this_one(
     monkeypatch.setattr(queue_module, "boot_id", lambda: "another-boot")
     monkeypatch.setattr(queue_module, "boot_ms", lambda: 1)
     assert [m.body for m in SqliteQueue(path, "votes").receive(1)] == ["x"]
+
+
+_EARLIER_STATE = """
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY, queue TEXT NOT NULL, sent_at INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt INTEGER NOT NULL DEFAULT 0, first_received_at INTEGER
+);
+CREATE INDEX messages_ready ON messages (queue, visible_at);
+CREATE TABLE adopted (queue TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+CREATE TABLE inbox_identity (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT);
+"""
+
+
+def test_a_state_from_the_wall_clock_version_is_taken_over(tmp_path: Path) -> None:
+    """A data dir written by the version before (wall-clock timers, bodies only in the inbox):
+    its in-flight message is delivered at once, its bodies are kept, nothing is lost."""
+    from votectl.local.db import connect
+
+    path = tmp_path / "q.db"
+    inbox = SqliteQueue(path, "votes")
+    inbox.send([b"in flight", b"waiting"])
+    (identity,) = connect(path).execute("SELECT id FROM identity").fetchone()
+    wall = int(time.time() * 1000)
+    state = connect(tmp_path / "q-state.db", _EARLIER_STATE)
+    state.execute("INSERT INTO inbox_identity VALUES (1, ?)", (identity,))
+    state.execute("INSERT INTO adopted VALUES ('votes', 1)")
+    state.execute(  # received a moment ago, hidden for an hour of wall clock
+        "INSERT INTO messages VALUES (1, 'votes', ?, ?, 1, 1, ?)", (wall, wall + 3_600_000, wall)
+    )
+    state.close()
+    got = SqliteQueue(path, "votes").receive(10)
+    assert sorted((m.body, m.receive_count) for m in got) == [("in flight", 2), ("waiting", 1)]
