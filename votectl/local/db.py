@@ -19,6 +19,7 @@ __all__ = [
     "Transaction",
     "check_intact",
     "connect",
+    "truncate_wal",
     "naming",
     "writable",
 ]
@@ -89,10 +90,35 @@ def connect(
     con = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
+    # When a writer restarts the WAL from its start (after a complete checkpoint), it cuts
+    # the file back to this size: a burst's WAL does not stay on disk.
+    con.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
     if schema:
         con.executescript(schema)
     con.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
     return con
+
+
+JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
+
+
+def truncate_wal(con: sqlite3.Connection, lock_wait: float, wait: float = 0.0) -> bool:
+    """Checkpoint the whole WAL into the database and truncate it to zero bytes, waiting at
+    most ``wait`` seconds: True if done, False if a writer or a reader still on the WAL was in
+    the way.
+
+    SQLite's TRUNCATE checkpoint (https://www.sqlite.org/c3ref/wal_checkpoint_v2.html) holds
+    the write lock while it waits for readers to leave the WAL, so it must not wait long: it
+    runs from a connection that can get it now or tries again later. ``lock_wait`` (the
+    connection's own busy timeout) is restored."""
+    con.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+    try:
+        busy = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    except sqlite3.OperationalError:  # locked or busy
+        busy = 1
+    finally:
+        con.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
+    return not busy
 
 
 class Transaction:

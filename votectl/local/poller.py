@@ -55,19 +55,32 @@ class BatchOutcome:
 
 class Poller:
     """``budget``: the seconds each invocation may take (its context's remaining time), the
-    role of Lambda's function timeout: a batch must be done before its messages reappear."""
+    role of Lambda's function timeout: a batch must be done before its messages reappear.
+
+    ``on_idle``: called after a receive that found nothing, at most once a second (the
+    writer empties the table's WAL then)."""
 
     def __init__(
-        self, queue: SqliteQueue, handler: Handler, batch_size: int = 1000, budget: float = 30.0
+        self,
+        queue: SqliteQueue,
+        handler: Handler,
+        batch_size: int = 1000,
+        budget: float = 30.0,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         self.queue = queue
         self.handler = handler
         self.batch_size = batch_size
         self.budget = budget
+        self.on_idle = on_idle
+        self._idle_at = 0.0
 
     def poll_once(self, wait_seconds: float = 0.5) -> BatchOutcome:
         messages = self.queue.receive(self.batch_size, wait_seconds=wait_seconds)
         if not messages:
+            if self.on_idle is not None and time.monotonic() >= self._idle_at:
+                self._idle_at = time.monotonic() + 1.0
+                self.on_idle()
             return BatchOutcome(0, 0, 0)
         event = {"Records": [m.sqs_record(self.queue.arn, "local") for m in messages]}
         try:
@@ -111,15 +124,17 @@ def build_poller(spec: PollerSpec, count: Count | None = None) -> Poller:
     layout = Layout.of(spec.data_dir)
     votes = SqliteQueue(layout.votes_db, "votes", spec.visibility_timeout, spec.max_receive_count)
     ready = SqliteQueue(layout.ready_db, "ready", spec.visibility_timeout, spec.max_receive_count)
+    idle = None
     if spec.stage == "processor":
         source, handler = votes, processor.make_handler(ready, count)
     else:
         # one slice, one SQLite transaction per batch: fewer commits cost less per vote
         table = SqliteVoteTable(layout.table_db)
         write = writer.make_handler(table, count, requeue=ready, slice_votes=LOCAL_SLICE_VOTES)
-        source, handler = ready, write
+        source, handler, idle = ready, write, table.truncate_wal
     budget = spec.visibility_timeout
-    return Poller(source, chaotic(spec.stage, handler, spec.chaos), spec.batch_size, budget)
+    handler = chaotic(spec.stage, handler, spec.chaos)
+    return Poller(source, handler, spec.batch_size, budget, on_idle=idle)
 
 
 def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
