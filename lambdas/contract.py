@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from lambdas.identifiers import MAX_ID_CHARS, identifier
+from lambdas.identifiers import MAX_ID_CHARS, identifier, subject
 
 __all__ = [
     "ASPECTS",
@@ -64,7 +64,7 @@ class Vote(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=Fa
     voted_at: Timestamp | None = None
 
     def __post_init__(self) -> None:
-        self.user_id = identifier("user_id", self.user_id)
+        self.user_id = subject("user_id", self.user_id)  # exactly as sent: an opaque subject
         self.title_id = identifier("title_id", self.title_id)
         aspect = self.aspect
         if aspect not in ASPECTS:
