@@ -60,9 +60,9 @@ def identifier(field: str, value: str) -> str:
 
 def subject(field: str, value: str) -> str:
     """``value`` itself, byte for byte; ValueError("<field>: ...") if it cannot be stored."""
-    if value.isascii() and value.isprintable() and 0 < len(value) <= MAX_ID_CHARS:
-        if not value.isspace():
-            return value  # the common case, checked in C
+    plain = value.isascii() and value.isprintable() and 0 < len(value) <= MAX_ID_CHARS
+    if plain and not value.isspace():
+        return value  # the common case, checked in C
     if value.isspace():
         raise ValueError(f"{field}: must not be only whitespace")
     return _checked(field, value, "")
