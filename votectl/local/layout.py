@@ -56,6 +56,11 @@ class Layout:
         return self.root / "logs"
 
     @property
+    def clock_file(self) -> Path:
+        """The receipt clock's high-water mark (see local/stamps.py); kept across runs."""
+        return self.root / "receipt-clock"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / "up.lock"
 
