@@ -67,6 +67,7 @@ class LoadSettings:
     jwt_audience: str | None = None
     max_failure_ratio: float = 0.0  # failed requests / requests above this fail the run
 
+
     def __post_init__(self) -> None:
         if self.users < 1:
             raise UsageError(f"--users must be >= 1, got {self.users}")

@@ -142,6 +142,7 @@ def watch_view(state: WatchState, title: str) -> Group:
     return Group(queues, said, "[dim]q or Ctrl-C leaves[/]")
 
 
+
 def status_view(report: Any) -> RenderableType:
     """`votectl status`: what runs on the local stage, or the AWS stack."""
     if isinstance(report, LocalStatus):
