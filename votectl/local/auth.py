@@ -187,7 +187,11 @@ class Verifier:
         self._jws = jwt.PyJWS()
         self._jwks: RemoteKeys | dict[str | None, jwt.PyJWK] | None = None
         if _remote(settings.jwks):
-            self._jwks = RemoteKeys(settings.jwks or "", min_refetch=min_refetch) if fetch else {}
+            self._jwks = {}
+            if fetch:  # a gateway starting: let the first fetch end (bounded), then serve
+                remote = RemoteKeys(settings.jwks or "", min_refetch=min_refetch)
+                remote.first_attempt.wait(FETCH_SECONDS + 1)
+                self._jwks = remote
         elif settings.jwks:
             self._jwks = load_jwks(settings.jwks)
         self._key: jwt.PyJWK | None = None

@@ -70,10 +70,13 @@ def fetch_jwks(url: str, budget: float = FETCH_SECONDS) -> Keys:
     conn = connection(parts.hostname or "", parts.port, timeout=budget)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = time.monotonic() + budget
-    watchdog = threading.Timer(budget, _shut, (conn,))
+    sockets: list[socket.socket] = []
+    watchdog = threading.Timer(budget, _shut, (sockets,))
     watchdog.daemon = True
     watchdog.start()
     try:
+        conn.connect()  # within ``budget`` (the connection's timeout)
+        sockets.append(conn.sock)  # the response keeps reading it after conn lets it go
         conn.request("GET", path, headers={"accept": "application/json"})
         response = conn.getresponse()
         if response.status != 200:
@@ -97,10 +100,9 @@ def fetch_jwks(url: str, budget: float = FETCH_SECONDS) -> Keys:
         conn.close()
 
 
-def _shut(conn: HTTPConnection) -> None:
+def _shut(sockets: list[socket.socket]) -> None:
     """The watchdog: wake a read blocked on a slow server (shutdown, unlike close, does)."""
-    sock = conn.sock
-    if sock is not None:
+    for sock in sockets:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
 
@@ -122,6 +124,7 @@ class RemoteKeys:
         self.fetches = 0  # fetches started (for tests and benchmarks)
         self.fetch_threads: set[str] = set()  # the threads that fetched (never a request's)
         self._wanted = threading.Event()
+        self.first_attempt = threading.Event()  # set once the first fetch ended, either way
         self._thread = threading.Thread(target=self._run, name="jwks-refresh", daemon=True)
         self._thread.start()
 
@@ -145,6 +148,7 @@ class RemoteKeys:
         while True:
             started = time.monotonic()
             self._fetch()
+            self.first_attempt.set()
             if not self.keys:  # none yet: try again soon, backing off; requests cannot hurry it
                 time.sleep(retry)
                 retry = min(retry * 2, self.min_refetch)
