@@ -117,7 +117,8 @@ def _bad_tokens(secret: bytes) -> dict[str, tuple[str | None, str]]:
         "tampered": (f"{head}.{b64(claims('alice'))}.{good.split('.')[2]}", "signature"),
         "wrong issuer": (jwt.encode(claims("mallory", iss="evil"), secret, "HS256"), "issuer"),
         "wrong audience": (jwt.encode(claims("mallory", aud="x"), secret, "HS256"), "audience"),
-        "expired": (jwt.encode(claims("mallory", exp=now - 5), secret, "HS256"), "expired"),
+        # beyond the default 60 s leeway for clock skew
+        "expired": (jwt.encode(claims("mallory", exp=now - 120), secret, "HS256"), "expired"),
         "not yet valid": (
             jwt.encode(claims("mallory", nbf=now + 600), secret, "HS256"),
             "not yet valid",
@@ -249,6 +250,7 @@ def test_rs256_and_es256_tokens_verify_against_a_jwks(
     ("args", "words"),
     [
         (("--jwt-issuer", "x"), "need auth jwt"),
+        (("--jwt-leeway", "0"), "need auth jwt"),
         (("--auth", "basic"), "auth must be none or jwt"),
         (("--auth", "jwt", "--jwt-jwks", "j.json", "--jwt-secret-file", "s"), "one key source"),
         (("--auth", "jwt", "--jwt-jwks", "missing.json"), "cannot load the JWKS"),
