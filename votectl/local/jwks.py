@@ -151,7 +151,7 @@ class RemoteKeys:
             self.first_attempt.set()
             if not self.keys:  # none yet: try again soon, backing off; requests cannot hurry it
                 time.sleep(retry)
-                retry = min(retry * 2, self.min_refetch)
+                retry = min(retry * 2, max(self.min_refetch, FIRST_RETRY_SECONDS))
                 continue
             self._wanted.clear()
             self._wanted.wait(REFRESH_SECONDS)
@@ -170,7 +170,7 @@ class RemoteKeys:
                 kept = (
                     f"keeping the {len(self.keys)} keys fetched before"
                     if self.keys
-                    else ("every request gets 401 until its keys arrive")
+                    else "every request gets 401 until its keys arrive"
                 )
                 log.warning("cannot fetch the JWKS %s (%s); %s", self.url, said, kept)
             self.error = said
