@@ -146,6 +146,14 @@ def test_every_bad_token_is_401_with_www_authenticate_and_nothing_is_stored(
     assert stored(dev_up, "mallory", "t401") is None and stored(dev_up, "alice", "t401") is None
 
 
+def test_a_token_from_an_issuer_30_s_fast_passes_the_default_leeway(
+    dev_up: Up, secret: bytes
+) -> None:
+    now = int(time.time())
+    ahead = jwt.encode(claims("skewed", iat=now + 30, nbf=now + 30), secret, "HS256")
+    assert post(dev_up, {**VOTE, "title_id": "t-skew"}, ahead).status_code == 202
+
+
 def test_health_stays_open_and_other_routes_need_a_token(dev_up: Up) -> None:
     with dev_up.client() as client:
         assert client.get("/health").status_code == 200

@@ -121,3 +121,12 @@ def test_without_an_authorizer_the_body_user_id_stands_and_is_required(queue: Sq
 def test_bad_bodies_with_a_token_still_get_the_contracts_400(queue: SqliteQueue, body: str) -> None:
     event = http_event("POST", "/votes", body, claims=CLAIMS)
     assert receiver.make_handler(queue)(event, None)["statusCode"] == 400
+
+
+def test_a_function_url_request_keeps_the_body_user_id_byte_for_byte(queue: SqliteQueue) -> None:
+    """A Function URL front door has no authorizer: the body's user_id stands, as sent."""
+    for user in (" bob ", "bob"):
+        body = json.dumps({**VOTE, "user_id": user})
+        event = http_event("POST", "/votes", body, template="lambda-function-url.json")
+        assert receiver.make_handler(queue)(event, None)["statusCode"] == 202
+    assert stored_users(queue) == [" bob ", "bob"]

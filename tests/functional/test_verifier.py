@@ -135,3 +135,21 @@ def test_a_token_30_s_ahead_passes_the_default_leeway_and_fails_leeway_0(
         with pytest.raises(Unauthorized, match="not yet valid"):
             verifier.verify(token)
         assert not pyjwt_accepts(token, leeway)
+
+
+def test_the_stage_and_flag_leeway_reach_the_verifier(tmp_path: Path) -> None:
+    from votectl.config import LOCAL, load_stage
+    from votectl.local.auth import auth_settings
+
+    default = load_stage(LOCAL, tmp_path / "none.toml", auth="jwt", data_dir=str(tmp_path))
+    assert auth_settings(default).leeway == 60
+    strict = load_stage(
+        LOCAL, tmp_path / "none.toml", auth="jwt", data_dir=str(tmp_path), jwt_leeway=0
+    )
+    settings = auth_settings(strict)
+    assert settings.leeway == 0
+    now = int(time.time())
+    secret = Path(settings.secret_file or "").read_bytes().strip()
+    ahead = jwt.encode({**GOOD, "iat": now + 30, "nbf": now + 30}, secret, "HS256")
+    with pytest.raises(Unauthorized, match="not yet valid"):
+        Verifier(settings).verify(ahead)
