@@ -146,6 +146,24 @@ def test_every_bad_token_is_401_with_www_authenticate_and_nothing_is_stored(
     assert stored(dev_up, "mallory", "t401") is None and stored(dev_up, "alice", "t401") is None
 
 
+def test_subjects_are_used_byte_for_byte_so_two_spellings_are_two_rows(
+    dev_up: Up, secret: bytes
+) -> None:
+    for sub, score in ((" bob ", 2), ("bob", 5), ("jos\u00e9", 3), ("jose\u0301", 4)):
+        token = jwt.encode(claims(sub), secret, "HS256")
+        assert post(dev_up, {**VOTE, "title_id": "t-sub", "score": score}, token).status_code == 202
+    dev_up.drained()
+    rows = {
+        sub: stored(dev_up, sub, "t-sub") for sub in (" bob ", "bob", "jos\u00e9", "jose\u0301")
+    }
+    assert {sub: row[0] if row else None for sub, row in rows.items()} == {
+        " bob ": 2, "bob": 5, "jos\u00e9": 3, "jose\u0301": 4,
+    }  # fmt: skip
+    control = jwt.encode(claims("bo\x7fb"), secret, "HS256")
+    refused = post(dev_up, {**VOTE, "title_id": "t-sub"}, control)
+    assert refused.status_code == 403 and "control" in refused.json()["error"]
+
+
 def test_a_token_from_an_issuer_30_s_fast_passes_the_default_leeway(
     dev_up: Up, secret: bytes
 ) -> None:
