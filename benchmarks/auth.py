@@ -15,6 +15,16 @@ take turns round by round, and ratios are the medians of each round's ratio):
 - identity:     the receiver's extra work with claims (a vote without user_id filled in);
 - pyjwt hs256:  PyJWT's own ``jwt.decode`` with the same checks, and
 - joserfc hs256: joserfc's decode + claims registry: the alternatives, for the choice.
+
+    python benchmarks/auth.py --mode issuer [--seconds 30] [--issuer trickle|silent]
+
+Issuer mode (issue 15): two real `votectl up --auth jwt` side by side, one with its keys in a
+JWKS file (the baseline: no JWKS URL), one with a JWKS URL whose server, once the keys were
+fetched, trickles a byte every 4 s (or never answers). A client with a known key sends one
+vote at a time to each in turn while another sends a token with an unknown ``kid`` to the
+URL-keyed one every second; latencies are measured for ``--seconds`` from 62 s after start
+(unknown kids refetch the JWKS at most once a minute, so one refetch has been asked for by then).
+Printed: each side's median latency per round and the median of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -103,7 +113,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--number", type=int, default=20000)
+    parser.add_argument("--mode", choices=["verify", "issuer"], default="verify")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--issuer", choices=["trickle", "silent"], default="trickle")
     args = parser.parse_args()
+    if args.mode == "issuer":
+        from benchmarks._issuer import run_issuer_mode
+
+        run_issuer_mode(args.seconds, args.issuer)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

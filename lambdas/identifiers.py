@@ -1,8 +1,11 @@
 """The rules for the free-text ids of a vote (user_id, title_id): what they may hold.
 
-An id is stripped of surrounding whitespace and NFC-normalised, so two spellings of one
-name are one identity. It is refused if it holds a character a person cannot see or that a
-queue cannot carry:
+A ``user_id`` is a subject: kept exactly as sent, never rewritten (a token's ``sub`` is an
+opaque, case-sensitive string, RFC 7519 4.1.2; two issuers' spellings are two people), so the
+body's user_id and a token's sub follow one rule. A ``title_id`` is stripped of surrounding
+whitespace and NFC-normalised, so two spellings of one title are one identity. Either is
+refused (never rewritten) if it is empty, all whitespace, over ``MAX_ID_CHARS`` characters, or
+holds a character a person cannot see or that a queue cannot carry:
 
 - control characters (Cc), format characters (Cf: zero-width spaces and joiners, bidi
   overrides, the BOM), line and paragraph separators, spaces other than U+0020, private-use,
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["MAX_ID_CHARS", "identifier"]
+__all__ = ["MAX_ID_CHARS", "identifier", "subject"]
 
 MAX_ID_CHARS = 128
 
@@ -52,11 +55,24 @@ def identifier(field: str, value: str) -> str:
     plain = stripped is value and value.isascii() and value.isprintable()
     if plain and 0 < len(value) <= MAX_ID_CHARS:
         return value  # the common case, checked in C
-    stripped = unicodedata.normalize("NFC", stripped)
-    if not stripped or len(stripped) > MAX_ID_CHARS:
-        raise ValueError(f"{field}: must be 1-{MAX_ID_CHARS} characters after stripping whitespace")
-    for ch in stripped:
+    return _checked(field, unicodedata.normalize("NFC", stripped), "after stripping whitespace")
+
+
+def subject(field: str, value: str) -> str:
+    """``value`` itself, byte for byte; ValueError("<field>: ...") if it cannot be stored."""
+    plain = value.isascii() and value.isprintable() and 0 < len(value) <= MAX_ID_CHARS
+    if plain and not value.isspace():
+        return value  # the common case, checked in C
+    if value.isspace():
+        raise ValueError(f"{field}: must not be only whitespace")
+    return _checked(field, value, "")
+
+
+def _checked(field: str, value: str, how: str) -> str:
+    if not value or len(value) > MAX_ID_CHARS:
+        raise ValueError(f"{field}: must be 1-{MAX_ID_CHARS} characters {how}".rstrip())
+    for ch in value:
         refusal = _refusal(ch)
         if refusal is not None:
             raise ValueError(f"{field}: {refusal}")
-    return stripped
+    return value

@@ -4,8 +4,13 @@ A route with an HTTP API JWT authorizer hands the verified claims to the functio
 ``requestContext.authorizer.jwt.claims`` (payload format 2.0, every value a string); locally the
 gateway verifies the token and puts them in the same place. With claims, every vote of the
 request belongs to the token's ``sub``: a vote without ``user_id`` gets it, and a vote naming
-another user refuses the whole request (403, nothing stored). Without an authorizer block (stage
-``auth = "none"``) the body's ``user_id`` stands. Runs before validation, on the raw body.
+another user refuses the whole request (403, nothing stored). The subject is used byte for
+byte, as the body's user_id is (lambdas/identifiers.py): never stripped or normalised, so
+``" bob "`` and ``"bob"`` are two voters; a subject the contract cannot store (empty, all
+whitespace, control or invisible characters, over the length limit) is refused with 403 and
+the reason, never rewritten. The same code runs behind API Gateway's JWT authorizer and
+locally. Without an authorizer block (stage ``auth = "none"``, or a Function URL front door)
+the body's ``user_id`` stands. Runs before validation, on the raw body.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 import msgspec
 
 from lambdas.contract import Problem, refuse_repeated_keys
+from lambdas.identifiers import subject
 
 __all__ = ["Forbidden", "claim_votes", "token_subject"]
 
@@ -38,9 +44,16 @@ def token_subject(event: dict[str, Any]) -> str | None:
     if claims is None:
         return None
     sub = claims.get("sub") if isinstance(claims, dict) else None
-    if not isinstance(sub, str) or not sub.strip():
+    if not isinstance(sub, str) or not sub:
         raise Forbidden("the token has no sub claim, so it names no voter")
-    return sub.strip()
+    try:
+        return subject("sub", sub)
+    except ValueError as exc:
+        raise Forbidden(
+            f"the token's subject cannot be stored as a user_id, so it is refused, not"
+            f" rewritten ({exc})",
+            [Problem(str(exc).partition(": ")[2], None, "sub")],
+        ) from None
 
 
 def claim_votes(event: dict[str, Any], body: bytes) -> bytes:
@@ -67,7 +80,7 @@ def claim_votes(event: dict[str, Any], body: bytes) -> bytes:
         if given is None and "user_id" not in vote:
             vote["user_id"] = sub
             filled = True
-        elif isinstance(given, str) and given.strip() != sub:
+        elif isinstance(given, str) and given != sub:
             problems.append(
                 Problem("is not the token's subject", index if batch else None, "user_id")
             )

@@ -1,8 +1,9 @@
 """The endpoint's machine-readable contract: OpenAPI 3.1, made from the contract's msgspec types.
 
 Served at GET /openapi.json by the receiver (so by both targets), and used by the fuzz tests.
-Rules that live in code rather than in types (ids stripped and NFC-normalised, no invisible
-characters, voted_at at most 5 minutes ahead, repeated keys refused) are given as descriptions.
+Rules that live in code rather than in types (user_id kept exactly, title_id stripped and
+NFC-normalised, no invisible characters, voted_at at most 5 minutes ahead, repeated keys
+refused) are given as descriptions.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ class Health(msgspec.Struct):
     status: str
 
 
-_ID = (
-    f"1-{MAX_ID_CHARS} characters once stripped of surrounding whitespace and NFC-normalised; "
+_REFUSED = (
     "no control, format or invisible characters, nothing an SQS message cannot carry "
     "(U+FFFE, U+FFFF)."
 )
 _FIELDS = {
-    "user_id": _ID,
-    "title_id": _ID,
+    "user_id": (
+        f"1-{MAX_ID_CHARS} characters, not all whitespace, kept exactly as sent (an opaque"
+        " subject: never stripped or normalised; with a token it must equal the token's sub);"
+        f" {_REFUSED}"
+    ),
+    "title_id": (
+        f"1-{MAX_ID_CHARS} characters once stripped of surrounding whitespace and NFC-normalised;"
+        f" {_REFUSED}"
+    ),
     "aspect": f"One of {', '.join(sorted(ASPECTS))} (case and surrounding space ignored).",
     "voted_at": (
         "RFC 3339 with an offset; at most "

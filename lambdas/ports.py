@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from lambdas.contract import Vote
 from lambdas.deadline import Deadline
 
 __all__ = [
+    "Clock",
     "Handler",
     "MessageQueue",
     "QueueUnavailable",
     "VoteTable",
     "built_at_init",
     "built_on_first_call",
+    "wall_clock",
 ]
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+Clock = Callable[[], datetime]
+"""The receiver's receipt time (an aware UTC datetime): a vote's voted_at when it sends none."""
+
+
+def wall_clock() -> datetime:
+    """The host's clock. On Lambda it is kept by the Amazon Time Sync Service (see
+    docs/identity-and-time.md); locally a data dir's clock that never steps back replaces it
+    (votectl/local/stamps.py)."""
+    return datetime.now(UTC)
 
 
 def built_on_first_call(build: Callable[[], Handler]) -> Handler:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -30,7 +29,14 @@ from lambdas.contract import (
 )
 from lambdas.identity import Forbidden, claim_votes
 from lambdas.log import function_logger, log_fields
-from lambdas.ports import Handler, MessageQueue, QueueUnavailable, built_at_init
+from lambdas.ports import (
+    Clock,
+    Handler,
+    MessageQueue,
+    QueueUnavailable,
+    built_at_init,
+    wall_clock,
+)
 
 __all__ = ["SQS_BUDGET_SECONDS", "handler", "make_handler", "votes_queue"]
 
@@ -70,8 +76,9 @@ def _body(event: dict[str, Any]) -> bytes:
     return body.encode() if isinstance(body, str) else body
 
 
-def make_handler(queue: MessageQueue) -> Handler:
-    """A receiver bound to ``queue`` (boto3 SQS on AWS, SQLite locally)."""
+def make_handler(queue: MessageQueue, clock: Clock = wall_clock) -> Handler:
+    """A receiver bound to ``queue`` (boto3 SQS on AWS, SQLite locally); ``clock`` stamps the
+    votes that carry no voted_at (the host's clock on AWS; locally one that never steps back)."""
 
     def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         http = event.get("requestContext", {}).get("http", {})
@@ -101,7 +108,7 @@ def make_handler(queue: MessageQueue) -> Handler:
             return _error(exc.status, exc.error, exc.problems)
         except Forbidden as exc:
             return _error(403, exc.error, exc.problems)
-        now = datetime.now(UTC)
+        now = clock()
         for vote in votes:
             if vote.voted_at is None:
                 vote.voted_at = now

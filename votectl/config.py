@@ -85,6 +85,7 @@ class Stage:
     jwt_audience: str | None = None
     jwt_jwks: str | None = None  # local: a JWKS file or URL
     jwt_secret_file: str | None = None  # local: an HS256 secret (development)
+    jwt_leeway: int = 60  # local: seconds of issuer clock skew allowed on exp, nbf and iat
     cors_origins: tuple[str, ...] = ()
 
     @property
@@ -160,6 +161,7 @@ RANGES: dict[str, tuple[int, int | None]] = {
     "log_retention_days": (1, None),
     "account_concurrency": (1, None),
     "table_write_quota": (1, None),
+    "jwt_leeway": (0, 3600),
 }
 
 

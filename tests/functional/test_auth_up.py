@@ -117,7 +117,8 @@ def _bad_tokens(secret: bytes) -> dict[str, tuple[str | None, str]]:
         "tampered": (f"{head}.{b64(claims('alice'))}.{good.split('.')[2]}", "signature"),
         "wrong issuer": (jwt.encode(claims("mallory", iss="evil"), secret, "HS256"), "issuer"),
         "wrong audience": (jwt.encode(claims("mallory", aud="x"), secret, "HS256"), "audience"),
-        "expired": (jwt.encode(claims("mallory", exp=now - 5), secret, "HS256"), "expired"),
+        # beyond the default 60 s leeway for clock skew
+        "expired": (jwt.encode(claims("mallory", exp=now - 120), secret, "HS256"), "expired"),
         "not yet valid": (
             jwt.encode(claims("mallory", nbf=now + 600), secret, "HS256"),
             "not yet valid",
@@ -143,6 +144,32 @@ def test_every_bad_token_is_401_with_www_authenticate_and_nothing_is_stored(
     assert bare.status_code == 401
     dev_up.drained()
     assert stored(dev_up, "mallory", "t401") is None and stored(dev_up, "alice", "t401") is None
+
+
+def test_subjects_are_used_byte_for_byte_so_two_spellings_are_two_rows(
+    dev_up: Up, secret: bytes
+) -> None:
+    for sub, score in ((" bob ", 2), ("bob", 5), ("jos\u00e9", 3), ("jose\u0301", 4)):
+        token = jwt.encode(claims(sub), secret, "HS256")
+        assert post(dev_up, {**VOTE, "title_id": "t-sub", "score": score}, token).status_code == 202
+    dev_up.drained()
+    rows = {
+        sub: stored(dev_up, sub, "t-sub") for sub in (" bob ", "bob", "jos\u00e9", "jose\u0301")
+    }
+    assert {sub: row[0] if row else None for sub, row in rows.items()} == {
+        " bob ": 2, "bob": 5, "jos\u00e9": 3, "jose\u0301": 4,
+    }  # fmt: skip
+    control = jwt.encode(claims("bo\x7fb"), secret, "HS256")
+    refused = post(dev_up, {**VOTE, "title_id": "t-sub"}, control)
+    assert refused.status_code == 403 and "control" in refused.json()["error"]
+
+
+def test_a_token_from_an_issuer_30_s_fast_passes_the_default_leeway(
+    dev_up: Up, secret: bytes
+) -> None:
+    now = int(time.time())
+    ahead = jwt.encode(claims("skewed", iat=now + 30, nbf=now + 30), secret, "HS256")
+    assert post(dev_up, {**VOTE, "title_id": "t-skew"}, ahead).status_code == 202
 
 
 def test_health_stays_open_and_other_routes_need_a_token(dev_up: Up) -> None:
@@ -249,6 +276,7 @@ def test_rs256_and_es256_tokens_verify_against_a_jwks(
     ("args", "words"),
     [
         (("--jwt-issuer", "x"), "need auth jwt"),
+        (("--jwt-leeway", "0"), "need auth jwt"),
         (("--auth", "basic"), "auth must be none or jwt"),
         (("--auth", "jwt", "--jwt-jwks", "j.json", "--jwt-secret-file", "s"), "one key source"),
         (("--auth", "jwt", "--jwt-jwks", "missing.json"), "cannot load the JWKS"),

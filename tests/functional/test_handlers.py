@@ -115,7 +115,12 @@ def envelope(*votes: dict[str, object]) -> str:
 
 def test_processor_sanitises_deduplicates_and_forwards(ready_queue: SqliteQueue) -> None:
     early = {**VOTE, "score": 1, "voted_at": "2026-01-01T00:00:00Z"}
-    late = {**VOTE, "user_id": " u1 ", "score": 5, "voted_at": "2026-01-01T00:00:01Z"}
+    late = {
+        **VOTE,
+        "title_id": f" {VOTE['title_id']} ",
+        "score": 5,
+        "voted_at": "2026-01-01T00:00:01Z",
+    }
     other = {**VOTE, "aspect": "acting"}
     event = sqs_event([envelope(late, other), envelope(early)])
     assert processor.make_handler(ready_queue)(event, None) == {"batchItemFailures": []}

@@ -43,9 +43,41 @@ def test_the_fixture_is_what_api_gateway_sends_to_an_authorized_route(queue: Sql
 
 def test_a_vote_without_user_id_takes_the_tokens_subject(queue: SqliteQueue) -> None:
     assert post(queue, VOTE)["statusCode"] == 202
-    batch = {"votes": [VOTE, {**VOTE, "title_id": "t2", "user_id": " alice "}]}
+    batch = {"votes": [VOTE, {**VOTE, "title_id": "t2", "user_id": "alice"}]}
     assert post(queue, batch)["statusCode"] == 202
     assert stored_users(queue) == ["alice", "alice", "alice"]
+
+
+def test_a_body_user_id_must_be_the_subject_byte_for_byte(queue: SqliteQueue) -> None:
+    response = post(queue, {**VOTE, "user_id": " alice "})
+    assert response["statusCode"] == 403
+    assert stored_users(queue) == []
+
+
+@pytest.mark.parametrize("sub", [" bob ", "bob", "jos\u00e9", "jose\u0301"])
+def test_the_tokens_subject_is_stored_byte_for_byte(queue: SqliteQueue, sub: str) -> None:
+    assert post(queue, VOTE, {**CLAIMS, "sub": sub})["statusCode"] == 202
+    assert stored_users(queue) == [sub]
+
+
+@pytest.mark.parametrize(
+    ("sub", "why"),
+    [
+        ("bo\x07b", "U+0007"),
+        ("bo\x7fb", "control"),
+        ("x" * 129, "1-128"),
+        ("   ", "whitespace"),
+        ("a\u200bb", "U+200B"),
+    ],
+)
+def test_a_subject_the_contract_cannot_store_is_403_with_the_reason(
+    queue: SqliteQueue, sub: str, why: str
+) -> None:
+    response = post(queue, VOTE, {**CLAIMS, "sub": sub})
+    assert response["statusCode"] == 403
+    payload = json.loads(response["body"])
+    assert why in payload["error"] and payload["details"][0]["field"] == "sub"
+    assert stored_users(queue) == []
 
 
 @pytest.mark.parametrize(
@@ -89,3 +121,12 @@ def test_without_an_authorizer_the_body_user_id_stands_and_is_required(queue: Sq
 def test_bad_bodies_with_a_token_still_get_the_contracts_400(queue: SqliteQueue, body: str) -> None:
     event = http_event("POST", "/votes", body, claims=CLAIMS)
     assert receiver.make_handler(queue)(event, None)["statusCode"] == 400
+
+
+def test_a_function_url_request_keeps_the_body_user_id_byte_for_byte(queue: SqliteQueue) -> None:
+    """A Function URL front door has no authorizer: the body's user_id stands, as sent."""
+    for user in (" bob ", "bob"):
+        body = json.dumps({**VOTE, "user_id": user})
+        event = http_event("POST", "/votes", body, template="lambda-function-url.json")
+        assert receiver.make_handler(queue)(event, None)["statusCode"] == 202
+    assert stored_users(queue) == [" bob ", "bob"]

@@ -26,9 +26,9 @@ def body(**changes: object) -> bytes:
     return json.dumps({k: v for k, v in vote.items() if v is not ...}).encode()
 
 
-def test_a_valid_vote_is_normalised() -> None:
+def test_a_valid_vote_is_normalised_but_its_user_id_is_kept_exactly() -> None:
     [vote] = decode_request(body(user_id="  u1 ", title_id=" t1\t", aspect="STORY"))
-    assert (vote.user_id, vote.title_id, vote.aspect, vote.score) == ("u1", "t1", "story", 4)
+    assert (vote.user_id, vote.title_id, vote.aspect, vote.score) == ("  u1 ", "t1", "story", 4)
     assert vote.voted_at is None
 
 
@@ -58,8 +58,11 @@ def test_invalid_votes_name_the_field(changes: dict[str, object], field: str) ->
 
 
 def test_ids_of_128_characters_after_stripping_are_fine() -> None:
-    [vote] = decode_request(body(user_id=" " + "x" * 128 + " "))
-    assert len(vote.user_id) == 128
+    [vote] = decode_request(body(title_id=" " + "x" * 128 + " ", user_id=" " + "x" * 126 + " "))
+    assert (len(vote.title_id), len(vote.user_id)) == (128, 128)
+    with pytest.raises(Invalid) as info:  # a user_id is not stripped: 130 characters
+        decode_request(body(user_id=" " + "x" * 128 + " "))
+    assert info.value.problems[0].field == "user_id"
 
 
 def test_voted_at_more_than_five_minutes_ahead_is_rejected_but_four_is_fine() -> None:

@@ -108,10 +108,19 @@ def test_ids_with_invisible_or_unsendable_characters_name_the_field(value: str, 
         assert problem.field == field and why in problem.message
 
 
-def test_ids_are_nfc_normalised_so_one_name_is_one_identity() -> None:
-    [composed] = decode_request(vote(user_id="caf\u00e9"))
-    [decomposed] = decode_request(vote(user_id="cafe\u0301"))
+def test_title_ids_are_nfc_normalised_so_one_name_is_one_identity() -> None:
+    [composed] = decode_request(vote(title_id="caf\u00e9"))
+    [decomposed] = decode_request(vote(title_id="cafe\u0301"))
     assert composed.identity == decomposed.identity
+
+
+@pytest.mark.parametrize(("a", "b"), [("jos\u00e9", "jose\u0301"), (" bob ", "bob")])
+def test_user_ids_are_opaque_subjects_kept_byte_for_byte(a: str, b: str) -> None:
+    """RFC 7519 4.1.2: a subject is a case-sensitive string; two spellings are two people."""
+    [first] = decode_request(vote(user_id=a))
+    [second] = decode_request(vote(user_id=b))
+    assert (first.user_id, second.user_id) == (a, b)
+    assert first.identity != second.identity
 
 
 def test_visible_non_ascii_ids_are_fine() -> None:

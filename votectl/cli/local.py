@@ -25,6 +25,14 @@ JwtSecretFile = Annotated[
     str | None,
     typer.Option(help="HS256 secret file \\[default: DATA_DIR/jwt-secret, made on first use]."),
 ]
+JwtLeeway = Annotated[
+    int | None,
+    typer.Option(
+        help="Seconds of issuer clock skew allowed on exp, nbf, iat \\[default: the stage's, 60].",
+        min=0,
+        max=3600,
+    ),
+]
 CorsOrigin = Annotated[
     list[str] | None, typer.Option("--cors-origin", help="Repeatable: a browser origin to allow.")
 ]
@@ -71,10 +79,11 @@ def up(
     jwt_audience: JwtAudience = None,
     jwt_jwks: JwtJwks = None,
     jwt_secret_file: JwtSecretFile = None,
+    jwt_leeway: JwtLeeway = None,
     cors_origin: CorsOrigin = None,
 ) -> None:
     """Run the pipeline on this machine until Ctrl-C: endpoint, queues, pollers, table."""
-    from votectl.local.auth import auth_settings, exposure_warning
+    from votectl.local.auth import auth_settings, exposure_warning, jwks_warning
     from votectl.local.chaos import parse_chaos
     from votectl.local.limits import Limits
     from votectl.local.supervisor import UpSettings, run_up
@@ -87,9 +96,11 @@ def up(
         jwt_audience=jwt_audience,
         jwt_jwks=jwt_jwks,
         jwt_secret_file=jwt_secret_file,
+        jwt_leeway=jwt_leeway,
         cors_origins=tuple(cors_origin) if cors_origin else None,
     )
-    if (jwt_issuer or jwt_audience or jwt_jwks or jwt_secret_file) and stage.auth != "jwt":
+    jwt_options = (jwt_issuer, jwt_audience, jwt_jwks, jwt_secret_file, jwt_leeway)
+    if any(option is not None for option in jwt_options) and stage.auth != "jwt":
         raise UsageError("--jwt-* options need auth jwt", hint="add --auth jwt")
     settings = UpSettings(
         host=host,
@@ -107,6 +118,9 @@ def up(
     exposed = exposure_warning(host, settings.auth.mode)
     if exposed:
         warn(exposed)
+    unreachable = jwks_warning(settings.auth)
+    if unreachable:
+        warn(unreachable)
 
     def ready(url: str) -> None:
         err.print(

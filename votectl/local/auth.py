@@ -2,22 +2,21 @@
 
 Keys: a JWKS (file or URL; RS256/ES256, looked up by ``kid``) or an HS256 secret file; with
 neither, the data dir's development secret (``jwt-secret``, mode 0600, created on first use),
-which `votectl token` signs with too. Keys are parsed once and kept (a JWKS URL is fetched again
-at most once a minute, for a ``kid`` it does not know); tokens are verified on every request,
-never cached. votectl/local/authorizer.py puts ``Verifier`` in front of the receiver.
+which `votectl token` signs with too. Keys are parsed once and kept; a JWKS URL is fetched and
+refreshed off the request path (votectl/local/jwks.py), so a gateway starts, and answers 401
+saying why, while its issuer is down. Tokens are verified on every request, never cached, with
+``leeway`` seconds of clock skew allowed on exp, nbf and iat (as PyJWT's ``leeway``).
+votectl/local/authorizer.py puts ``Verifier`` in front of the receiver.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import ipaddress
-import json
 import os
 import secrets
 import time
 import typing
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,14 @@ import msgspec
 
 from votectl.config import Stage
 from votectl.errors import ConfigError, UsageError
+from votectl.local.jwks import (
+    FETCH_SECONDS,
+    MIN_REFETCH_SECONDS,
+    KeyUnknown,
+    RemoteKeys,
+    fetch_jwks,
+    load_jwks,
+)
 
 __all__ = [
     "DEV_AUDIENCE",
@@ -37,15 +44,15 @@ __all__ = [
     "auth_settings",
     "dev_secret",
     "exposure_warning",
+    "jwks_warning",
     "mint",
 ]
 
 DEV_ISSUER = "votectl-local"
 DEV_AUDIENCE = "votectl"
 SECRET_FILE = "jwt-secret"
-ASYMMETRIC = ("RS256", "ES256")
 MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key of at least the hash's size
-JWKS_REFETCH_SECONDS = 60.0
+DEFAULT_LEEWAY_SECONDS = 60
 
 _decode_json = msgspec.json.decode
 
@@ -60,6 +67,7 @@ class AuthSettings:
     jwks: str | None = None
     secret_file: str | None = None
     cors_origins: tuple[str, ...] = ()
+    leeway: float = DEFAULT_LEEWAY_SECONDS  # seconds of clock skew allowed on exp, nbf, iat
 
 
 def auth_settings(stage: Stage) -> AuthSettings:
@@ -80,9 +88,29 @@ def auth_settings(stage: Stage) -> AuthSettings:
         stage.jwt_jwks,
         secret_file,
         stage.cors_origins,
+        float(stage.jwt_leeway),
     )
-    Verifier(settings)  # unreadable keys: a clear error now, not in each gateway process
+    Verifier(settings, fetch=False)  # unreadable keys: a clear error now, not in each gateway
     return settings
+
+
+def jwks_warning(settings: AuthSettings) -> str | None:
+    """A warning when the settings' JWKS URL does not answer now (the gateways start anyway and
+    answer 401 until it does), else None."""
+    if settings.mode != "jwt" or not _remote(settings.jwks):
+        return None
+    try:
+        fetch_jwks(typing.cast(str, settings.jwks), FETCH_SECONDS)
+    except (OSError, ValueError) as exc:
+        return (
+            f"cannot fetch the JWKS {settings.jwks} ({exc or type(exc).__name__}); every"
+            " request gets 401 until it answers (the gateways keep trying)"
+        )
+    return None
+
+
+def _remote(source: str | None) -> bool:
+    return bool(source) and typing.cast(str, source).startswith(("https://", "http://"))
 
 
 def dev_secret(data_dir: Path) -> Path:
@@ -139,45 +167,6 @@ class Unauthorized(Exception):
     """No token, or one that does not verify: HTTP 401."""
 
 
-class _JwksKeys:
-    """A JWKS's keys by ``kid``; from a URL they are fetched again for an unknown ``kid``,
-    at most once a minute (so forged kids cannot make the gateway hammer the issuer)."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.remote = source.startswith(("https://", "http://"))
-        self.fetched_at = 0.0
-        self.keys: dict[str | None, jwt.PyJWK] = {}
-        self._load()
-
-    def _load(self) -> None:
-        self.fetched_at = time.monotonic()
-        try:
-            if self.remote:
-                with urllib.request.urlopen(self.source, timeout=5) as response:
-                    document = json.load(response)
-            else:
-                document = json.loads(Path(self.source).read_text())
-            found = jwt.PyJWKSet.from_dict(document).keys
-        except (OSError, ValueError, jwt.PyJWTError) as exc:
-            raise ConfigError(f"cannot load the JWKS {self.source}: {exc}") from None
-        usable = {k.key_id: k for k in found if k.algorithm_name in ASYMMETRIC}
-        if not usable:
-            raise ConfigError(f"the JWKS {self.source} has no RS256 or ES256 key")
-        self.keys = usable
-
-    def key(self, kid: str | None) -> jwt.PyJWK:
-        if kid is None and len(self.keys) == 1:
-            return next(iter(self.keys.values()))
-        stale = time.monotonic() - self.fetched_at > JWKS_REFETCH_SECONDS
-        if kid not in self.keys and self.remote and stale:
-            with contextlib.suppress(ConfigError):  # unreachable: keep the keys we had
-                self._load()
-        if kid not in self.keys:
-            raise Unauthorized("the token's key (kid) is not in the JWKS")
-        return self.keys[kid]
-
-
 class Verifier:
     """Verifies bearer tokens against the settings' keys, issuer and audience.
 
@@ -187,10 +176,24 @@ class Verifier:
     parses with json and prepares the key on every call (benchmarks/auth.py).
     """
 
-    def __init__(self, settings: AuthSettings) -> None:
+    def __init__(
+        self,
+        settings: AuthSettings,
+        fetch: bool = True,
+        min_refetch: float = MIN_REFETCH_SECONDS,
+    ) -> None:
+        """``fetch`` False: a JWKS URL is not fetched (checking settings, not serving)."""
         self.settings = settings
         self._jws = jwt.PyJWS()
-        self._jwks = _JwksKeys(settings.jwks) if settings.jwks else None
+        self._jwks: RemoteKeys | dict[str | None, jwt.PyJWK] | None = None
+        if _remote(settings.jwks):
+            self._jwks = {}
+            if fetch:  # a gateway starting: let the first fetch end (bounded), then serve
+                remote = RemoteKeys(settings.jwks or "", min_refetch=min_refetch)
+                remote.first_attempt.wait(FETCH_SECONDS + 1)
+                self._jwks = remote
+        elif settings.jwks:
+            self._jwks = load_jwks(settings.jwks)
         self._key: jwt.PyJWK | None = None
         if settings.secret_file:
             secret = base64.urlsafe_b64encode(read_secret(settings.secret_file)).decode()
@@ -202,7 +205,7 @@ class Verifier:
         """The token's claims, or Unauthorized saying why not."""
         try:
             if self._jwks is not None:
-                key = self._jwks.key(jwt.get_unverified_header(token).get("kid"))
+                key = self._keyed(jwt.get_unverified_header(token).get("kid"))
             else:
                 key = typing.cast(jwt.PyJWK, self._key)
             payload = self._jws.decode_complete(token, key, [key.algorithm_name])["payload"]
@@ -221,6 +224,25 @@ class Verifier:
         self._check(claims)
         return claims
 
+    @property
+    def remote_keys(self) -> RemoteKeys | None:
+        """The JWKS URL's key set, when the keys come from one."""
+        return self._jwks if isinstance(self._jwks, RemoteKeys) else None
+
+    def _keyed(self, kid: Any) -> jwt.PyJWK:
+        keys = self._jwks
+        try:
+            if isinstance(keys, RemoteKeys):
+                return keys.key(kid)
+        except KeyUnknown as exc:
+            raise Unauthorized(str(exc)) from None
+        keys = typing.cast(dict[str | None, jwt.PyJWK], keys)
+        if kid is None and len(keys) == 1:
+            return next(iter(keys.values()))
+        if kid not in keys:
+            raise Unauthorized("the token's key (kid) is not in the JWKS")
+        return keys[kid]
+
     def _check(self, claims: dict[str, Any]) -> None:
         for name in ("exp", "iss", "aud", "sub"):
             if name not in claims:
@@ -230,9 +252,10 @@ class Verifier:
             value = claims.get(name, 0)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise Unauthorized(f"the token's {name} claim is not a number")
-        if claims["exp"] <= now:
+        leeway = self.settings.leeway
+        if claims["exp"] <= now - leeway:
             raise Unauthorized("the token has expired")
-        if claims.get("nbf", 0) > now or claims.get("iat", 0) > now:
+        if claims.get("nbf", 0) > now + leeway or claims.get("iat", 0) > now + leeway:
             raise Unauthorized("the token is not yet valid")
         if claims["iss"] != self.settings.issuer:
             raise Unauthorized(f"the token's issuer is not {self.settings.issuer}")
@@ -242,8 +265,9 @@ class Verifier:
             or (isinstance(audience, list) and self.settings.audience in audience)
         ):
             raise Unauthorized(f"the token's audience is not {self.settings.audience}")
-        if not isinstance(claims["sub"], str) or not claims["sub"].strip():
+        if not isinstance(claims["sub"], str) or not claims["sub"]:
             raise Unauthorized("the token's sub claim names no one")
+        # a sub the votes cannot store as is gets the receiver's 403 (lambdas/identity.py)
 
 
 def exposure_warning(host: str, auth: str) -> str | None:

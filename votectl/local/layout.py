@@ -56,8 +56,30 @@ class Layout:
         return self.root / "logs"
 
     @property
+    def clock_file(self) -> Path:
+        """The receipt clock's high-water mark (see local/stamps.py); kept across runs."""
+        return self.root / "receipt-clock"
+
+    @property
     def lock_file(self) -> Path:
-        return self.root / "up.lock"
+        """What the owner of the data dir holds ``flock`` on for the life of `votectl up`: the
+        data dir itself, which no one can unlink while it holds files (a lock on a file such as
+        the old ``up.lock`` let a second `up` in once the file was deleted)."""
+        return self.root
+
+    def lock(self, exclusive: bool = True) -> int | None:
+        """A descriptor of the data dir holding its ``flock`` (exclusive, or shared for a
+        probe), or None if another process holds it; OSError if the dir cannot be opened."""
+        fd = os.open(self.lock_file, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def require(self) -> Layout:
         """This layout, if a pipeline ever ran here; NotRunning otherwise."""
@@ -66,22 +88,18 @@ class Layout:
         return self
 
     def is_running(self) -> bool:
-        """Whether a `votectl up` holds ``up.lock``: the lock, not a pid, is the truth (a dead
-        supervisor, zombie or not, holds no lock; a pid may be reused). The probe takes a shared
-        lock for an instant, so a `votectl up` starting in that instant is refused; rare."""
+        """Whether a `votectl up` holds the data dir's lock: the lock, not a pid, is the truth
+        (a dead supervisor, zombie or not, holds no lock; a pid may be reused). The probe takes
+        a shared lock for an instant, so a `votectl up` starting in that instant is refused;
+        rare."""
         try:
-            fd = os.open(self.lock_file, os.O_RDONLY)
+            fd = self.lock(exclusive=False)
         except OSError:
             return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if fd is None:
             return True
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        finally:
-            os.close(fd)
+        os.close(fd)  # closing releases the probe's shared lock
+        return False
 
     def up_info(self) -> dict[str, Any] | None:
         """What up.json says ({"url", "pid", "processes", ...}), running or not; None if absent."""

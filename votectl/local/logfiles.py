@@ -11,6 +11,7 @@ import io
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,9 @@ def child_main(log_path: str, target: Callable[..., None], *args: Any) -> None:
     sys.stdout = sys.stderr = stream
     try:
         target(*args)
+    except Exception:  # the traceback goes to the log before it closes, then exit 1
+        traceback.print_exc(file=stream)
+        raise SystemExit(1) from None
     finally:
         stream.close()
 

@@ -25,6 +25,7 @@ from votectl.local.gateway import Gateway, GroupCommitQueue
 from votectl.local.layout import Layout
 from votectl.local.limits import GuardedHttp, Limits
 from votectl.local.queue import SqliteQueue
+from votectl.local.stamps import ReceiptClock
 
 __all__ = ["GatewaySpec", "run_gateway"]
 
@@ -86,7 +87,8 @@ async def _serve(
         checkpoints=False,  # the processor's garbage collection checkpoints the inbox
     )
     queue = GroupCommitQueue(votes, asyncio.get_running_loop())
-    handler = chaotic("receiver", receiver.make_handler(queue), spec.chaos)
+    clock = ReceiptClock(layout.clock_file)  # receipt stamps never step back in the data dir
+    handler = chaotic("receiver", receiver.make_handler(queue, clock), spec.chaos)
     gateway = Gateway(guard(handler, spec.auth), queue)  # API Gateway's CORS and authorizer
     GuardedHttp.limits = spec.limits.within_open_files()
     config = uvicorn.Config(
@@ -115,4 +117,5 @@ async def _serve(
         await asyncio.sleep(0.05)
     accepted[spec.index] = gateway.accepted
     votes.close()
+    clock.close()
     serving.result()

@@ -7,14 +7,14 @@
 This process binds the socket, starts the children, restarts one that dies, reports status,
 and owns the signals. SIGINT/SIGTERM: gateways stop accepting and answer what is in flight,
 then each poller finishes its batch; exit 0. ``up.json`` in the data dir names the endpoint
-while it runs; ``up.lock`` keeps a second `votectl up` off the same data dir.
+while it runs; an ``flock`` on the data dir itself, held for the life of `votectl up`, keeps a
+second one off it (deleting files cannot let one in); stopping removes only what this one wrote.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import logging
 import multiprocessing
@@ -66,12 +66,13 @@ class UpSettings:
 @contextlib.contextmanager
 def _exclusive(layout: Layout) -> Iterator[None]:
     layout.root.mkdir(parents=True, exist_ok=True)
-    with open(layout.lock_file, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AlreadyRunning(f"another `votectl up` is using {layout.root}") from None
+    fd = layout.lock()
+    if fd is None:
+        raise AlreadyRunning(f"another `votectl up` is using {layout.root}")
+    try:
         yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class _Group:
@@ -286,10 +287,17 @@ def run_up(
             gateways.stop(GATEWAY_GRACE_SECONDS)
             pollers.stop(POLLER_GRACE_SECONDS)
             sock.close()
-            layout.up_file.unlink(missing_ok=True)
-            layout.status_file.unlink(missing_ok=True)
+            _remove_own_files(layout)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
+
+
+def _remove_own_files(layout: Layout) -> None:
+    """up.json and up-status.json, if this process wrote them (they name its pid)."""
+    info = layout.up_info()
+    if info is None or info.get("pid") == os.getpid():
+        layout.up_file.unlink(missing_ok=True)
+        layout.status_file.unlink(missing_ok=True)
 
 
 def _await_ready(ready: list[Any], gateways: _Group, stopping: list[int]) -> None:
