@@ -35,7 +35,19 @@ def test_an_alarm_watches_the_rejected_votes_metric_of_both_consumers() -> None:
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     stats = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
     assert {(m["Namespace"], m["MetricName"]) for m in stats} == {("votectl", "RejectedVotes")}
-    assert {m["Dimensions"][0]["Value"] for m in stats} == {"processor", "writer"}
+    # the dimension is the deployed function (lambdas/batch.py): this stack's, no other's
+    assert [m["Dimensions"] for m in stats] == [
+        [{"Name": "FunctionName", "Value": {"Ref": "ProcessorFunction"}}],
+        [{"Name": "FunctionName", "Value": {"Ref": "WriterFunction"}}],
+    ]
+    names = [
+        resources()[f]["Properties"]["FunctionName"]
+        for f in ("ProcessorFunction", "WriterFunction")
+    ]
+    assert names == [
+        {"Fn::Sub": "${AWS::StackName}-processor"},
+        {"Fn::Sub": "${AWS::StackName}-writer"},
+    ]
     returned = [m for m in alarm["Metrics"] if m["ReturnData"]]
     assert len(returned) == 1 and "processor" in returned[0]["Expression"]
     assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
