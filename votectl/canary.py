@@ -192,8 +192,8 @@ class _Run:
 
     def wait(self, name: str, aspect: str, done: Callable[[int | None], bool], began: float) -> int:
         """Poll the table until ``done(score or None)``; the score, or _Stop at the deadline or
-        as soon as a DLQ gained a message (checked every DLQ_CHECK_SECONDS): a vote there will
-        not reach the table before the timeout."""
+        as soon as a DLQ gained a message while the source queues are empty (checked every
+        DLQ_CHECK_SECONDS): the vote is then in a DLQ and will not reach the table."""
         pause = 0.02
         next_check = self.clock() + DLQ_CHECK_SECONDS
         while True:
@@ -237,7 +237,7 @@ def run_canary(
     probe = ops.probe(token)
     run = _Run(probe, user, title, clock() + timeout, clock, sleep)
     before = _dlq_depths(ops.queue_stats())
-    run.dlq_grew = lambda: _grown(_dlq_depths(ops.queue_stats()), before)
+    run.dlq_grew = lambda: _landed(ops.queue_stats(), before)
     after = dict(before)
     started = time.time()
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)  # never "future"
@@ -307,6 +307,14 @@ def _grown(after: dict[str, int], before: dict[str, int]) -> str | None:
     """What the DLQs gained, as "a DLQ gained messages (ready-dlq +1)"; None if nothing."""
     grew = [f"{n} +{after[n] - before.get(n, 0)}" for n in after if after[n] > before.get(n, 0)]
     return f"a DLQ gained messages ({', '.join(grew)})" if grew else None
+
+
+def _landed(stats: list[QueueStat], before: dict[str, int]) -> str | None:
+    """What the DLQs gained, once nothing is left in the source queues (so the vote is in a DLQ,
+    not still on its way); None otherwise."""
+    if sum(q.visible + q.in_flight + q.delayed for q in stats if not q.dlq):
+        return None
+    return _grown(_dlq_depths(stats), before)
 
 
 def _wait_dlqs(ops: Operations, run: _Run) -> dict[str, int]:
