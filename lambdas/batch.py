@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +20,13 @@ Count = Callable[[str, int], None]
 
 def emf_count(stage: str, n: int) -> None:
     """One CloudWatch Embedded Metric Format line on stdout: on Lambda it becomes the metric
-    votectl/RejectedVotes (dimension Stage), with no API call."""
-    emf({"Stage": stage}, {"RejectedVotes": n})
+    votectl/RejectedVotes with no API call, under the dimension FunctionName: the deployed
+    function (``<stack>-processor``), so each stack's alarm watches its own votes only. Lambda
+    sets AWS_LAMBDA_FUNCTION_NAME in every function ("Defined runtime environment variables",
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime);
+    off Lambda the handler's name (``stage``) stands in."""
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or stage
+    emf({"FunctionName": function}, {"RejectedVotes": n})
 
 
 def messages_of(

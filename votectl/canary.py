@@ -66,6 +66,7 @@ _HINTS = {
 }
 MAX_LOG_LINES = 8
 DLQ_SETTLE_SECONDS = 5.0
+DLQ_CHECK_SECONDS = 1.0
 Clock = Callable[[], float]
 
 
@@ -156,6 +157,7 @@ class _Run:
     sleep: Callable[[float], None]
     checks: dict[str, VoteCheck] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
+    dlq_grew: Callable[[], str | None] = lambda: None  # what a DLQ gained since the start
 
     def vote(self, aspect: str, score: int, at: datetime) -> dict[str, Any]:
         return {
@@ -189,8 +191,11 @@ class _Run:
         raise _Stop(RECEIVER, why)
 
     def wait(self, name: str, aspect: str, done: Callable[[int | None], bool], began: float) -> int:
-        """Poll the table until ``done(score or None)``; the score, or _Stop at the deadline."""
+        """Poll the table until ``done(score or None)``; the score, or _Stop at the deadline or
+        as soon as a DLQ gained a message while the source queues are empty (checked every
+        DLQ_CHECK_SECONDS): the vote is then in a DLQ and will not reach the table."""
         pause = 0.02
+        next_check = self.clock() + DLQ_CHECK_SECONDS
         while True:
             stored = self.probe.read(self.user, self.title, aspect)
             score = None if stored is None else stored.score
@@ -199,6 +204,11 @@ class _Run:
                 return score or 0
             if self.clock() > self.deadline:
                 raise _Stop("", f"{name} vote not in the table (saw score {score})")
+            if self.clock() >= next_check:
+                grew = self.dlq_grew()
+                if grew:
+                    raise _Stop("", f"{name} vote not in the table and {grew}")
+                next_check = self.clock() + DLQ_CHECK_SECONDS
             self.sleep(pause)
             pause = min(pause * 2, 0.5)
 
@@ -227,6 +237,7 @@ def run_canary(
     probe = ops.probe(token)
     run = _Run(probe, user, title, clock() + timeout, clock, sleep)
     before = _dlq_depths(ops.queue_stats())
+    run.dlq_grew = lambda: _landed(ops.queue_stats(), before)
     after = dict(before)
     started = time.time()
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=10)  # never "future"
@@ -263,9 +274,9 @@ def run_canary(
         except Unreachable as exc:
             raise _Stop(exc.hop, str(exc)) from None
         after = _wait_dlqs(ops, run)
-        grew = [f"{n} +{after[n] - before[n]}" for n in after if after[n] > before.get(n, 0)]
+        grew = _grown(after, before)
         if grew:
-            raise _Stop("DLQ", f"a DLQ gained messages during the run ({', '.join(grew)})")
+            raise _Stop("DLQ", f"{grew} during the run")
         if probe.read(user, title, "sound") is not None:
             raise _Stop(RECEIVER, "the refused vote reached the table")
     except _Stop as stop:
@@ -290,6 +301,20 @@ def run_canary(
 
 def _checks(run: _Run) -> list[VoteCheck]:
     return [run.checks[n] for n in ("first", "re-vote", "older", "refused") if n in run.checks]
+
+
+def _grown(after: dict[str, int], before: dict[str, int]) -> str | None:
+    """What the DLQs gained, as "a DLQ gained messages (ready-dlq +1)"; None if nothing."""
+    grew = [f"{n} +{after[n] - before.get(n, 0)}" for n in after if after[n] > before.get(n, 0)]
+    return f"a DLQ gained messages ({', '.join(grew)})" if grew else None
+
+
+def _landed(stats: list[QueueStat], before: dict[str, int]) -> str | None:
+    """What the DLQs gained, once nothing is left in the source queues (so the vote is in a DLQ,
+    not still on its way); None otherwise."""
+    if sum(q.visible + q.in_flight + q.delayed for q in stats if not q.dlq):
+        return None
+    return _grown(_dlq_depths(stats), before)
 
 
 def _wait_dlqs(ops: Operations, run: _Run) -> dict[str, int]:

@@ -129,6 +129,7 @@ UNRESERVED_MINIMUM = 100
 # One partition serves at most 1,000 write units/s, so a title's shards are of use up to the
 # table's write throughput / 1,000 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html).
 PARTITION_WRITE_UNITS = 1000
+MAX_SHARDS = 1000  # the template's TableShards MaxValue
 # One address: an SNS email subscription takes one endpoint, so "a@b,x" is refused.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"[^@\s,;<>()\[\]\"]+@{_LABEL}(?:\.{_LABEL})+")
@@ -145,19 +146,23 @@ RANGES: dict[str, tuple[int, int | None]] = {
             "table_warm_write_units",
             "table_warm_read_units",
             "table_max_write_units",
-            "throttle_rate",
-            "throttle_burst",
         ),
         (0, None),
     ),
-    **dict.fromkeys(("receiver_timeout", "processor_timeout", "writer_timeout"), (1, 900)),
+    # a stage throttle of 0 would refuse every request (and the template's MinValue is 1)
+    **dict.fromkeys(("throttle_rate", "throttle_burst"), (1, None)),
+    # the receiver answers the HTTP API, whose integration timeout is 30 s at most ("Maximum
+    # integration timeout", https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html),
+    # and the template's ReceiverTimeout stops at 29; the SQS consumers have Lambda's 900 s
+    "receiver_timeout": (1, 29),
+    **dict.fromkeys(("processor_timeout", "writer_timeout"), (1, 900)),
     **dict.fromkeys(("processor_batch_size", "writer_batch_size"), (1, 10_000)),
     **dict.fromkeys(("processor_batch_window", "writer_batch_window"), (0, 300)),
     **dict.fromkeys(("processor_max_concurrency", "writer_max_concurrency"), (2, 1000)),
     "visibility_timeout": (0, 43_200),
     "max_receive_count": (1, 1000),
     "message_retention_days": (1, 14),
-    "table_shards": (1, None),
+    "table_shards": (1, None),  # at most MAX_SHARDS, checked with the table's throughput
     "log_retention_days": (1, None),
     "account_concurrency": (1, None),
     "table_write_quota": (1, None),
@@ -279,12 +284,12 @@ def _check_capacity(stage: Stage, bad: Any) -> None:
     if 0 < stage.table_max_write_units < stage.table_warm_write_units:
         raise bad("table_warm_write_units must not exceed table_max_write_units")
     table = stage.table_max_write_units or stage.table_write_quota
-    useful = max(1, table // PARTITION_WRITE_UNITS)
+    useful = min(MAX_SHARDS, max(1, table // PARTITION_WRITE_UNITS))
     if stage.table_shards > useful:
         raise bad(
             f"table_shards {stage.table_shards:,} is more than the key design can use: one title's"
             f" shards share the table's {table:,} WRU/s at 1,000 a partition, so {useful:,} at"
-            " most (and every results read queries each shard)"
+            f" most (and every results read queries each shard; the template takes {MAX_SHARDS:,})"
         )
 
 

@@ -1,5 +1,5 @@
-"""`votectl canary` end to end: a real `votectl up` (plain, --chaos writer=1, --auth jwt) and a
-real moto server, each through the CLI as a subprocess."""
+"""`votectl canary` end to end: a real `votectl up` (plain, --chaos writer=1 or processor=1,
+--auth jwt) and a real moto server, each through the CLI as a subprocess."""
 
 from __future__ import annotations
 
@@ -83,8 +83,45 @@ def test_canary_names_the_writer_when_the_writer_fails(up_factory: Callable[...,
     assert_schema(doc)
     assert (doc["ok"], doc["hop"]) == (False, "writer")
     assert doc["votes"][0]["outcome"] == "pending"
-    assert any("injected failure" in line for line in doc["logs"]), doc["logs"]
+    # the writer's own lines for this run: the failure names the canary's correlation id
+    first_id = doc["votes"][0]["correlation_id"]
+    assert any("injected failure" in line and first_id in line for line in doc["logs"]), doc["logs"]
+    assert all(line.startswith("writer: ") for line in doc["logs"]), doc["logs"]
     assert canary_items(up, doc["title_id"]) == 0
+
+
+def test_canary_names_the_dlq_its_vote_landed_in(up_factory: Callable[..., Up]) -> None:
+    """A processor that always fails: after maxReceiveCount receives the vote is in votes-dlq,
+    and the canary stops there (it polls the DLQs while it waits), naming the hop, the DLQ and
+    the processor's log lines for the vote's correlation id."""
+    up = up_factory(
+        "--chaos", "processor=1", "--visibility-timeout", "1", "--max-receive-count", "2"
+    )
+    done = votectl("canary", "--data-dir", str(up.data_dir), "--timeout", "60s", "--json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    doc = json.loads(done.stdout)
+    assert_schema(doc)
+    assert (doc["ok"], doc["hop"]) == (False, "processor")
+    # stopped because the DLQ gained it, not because the 60 s ran out
+    assert "a DLQ gained messages (votes-dlq +1)" in doc["error"], doc["error"]
+    assert "the processor failed it to votes-dlq" in doc["error"]
+    assert {d["name"]: d["after"] - d["before"] for d in doc["dlqs"]} == {
+        "votes-dlq": 1,
+        "ready-dlq": 0,
+    }
+    [first] = doc["votes"]
+    assert (first["status"], first["outcome"]) == (202, "pending")
+    failing = [line for line in doc["logs"] if "injected failure" in line]
+    assert len(failing) >= 2 and all(first["correlation_id"] in line for line in failing)
+    assert all(line.startswith("processor: ") for line in doc["logs"]), doc["logs"]
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "votes-dlq" in error_lines[0]
+    assert "votectl queue peek votes-dlq" in done.stderr  # the hint
+    # the DLQ holds the canary's vote, under the same correlation id
+    peek = votectl("queue", "peek", "votes-dlq", "--data-dir", str(up.data_dir), "--json")
+    [held] = json.loads(peek.stdout)["messages"]
+    assert held["request_id"] == first["correlation_id"]
+    assert held["sample"][0]["title_id"] == doc["title_id"]
 
 
 def test_canary_with_auth_jwt_needs_a_token_and_votes_as_its_subject(

@@ -185,12 +185,30 @@ def test_writer_without_a_ready_queue_returns_the_records_whose_votes_failed() -
     }
 
 
-def test_rejections_become_a_cloudwatch_embedded_metric(capsys: pytest.CaptureFixture[str]) -> None:
+def test_rejections_become_a_cloudwatch_embedded_metric(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lambdas.batch import emf_count
 
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
     emf_count("processor", 3)
     line = json.loads(capsys.readouterr().out)
-    assert line["RejectedVotes"] == 3 and line["Stage"] == "processor"
+    assert line["RejectedVotes"] == 3 and line["FunctionName"] == "processor"
     [metric] = line["_aws"]["CloudWatchMetrics"]
     assert metric["Metrics"] == [{"Name": "RejectedVotes", "Unit": "Count"}]
-    assert metric["Dimensions"] == [["Stage"]]
+    assert metric["Dimensions"] == [["FunctionName"]]
+
+
+def test_two_stages_count_their_rejections_apart(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Lambda the dimension is the deployed function (Lambda's AWS_LAMBDA_FUNCTION_NAME,
+    ``<stack>-processor``), so two stacks in one account feed two alarms, not one."""
+    from lambdas.batch import emf_count
+
+    seen = []
+    for stack in ("votectl-prod", "votectl-test"):
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", f"{stack}-processor")
+        emf_count("processor", 1)
+        seen.append(json.loads(capsys.readouterr().out)["FunctionName"])
+    assert seen == ["votectl-prod-processor", "votectl-test-processor"]

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from votectl.canary import HOPS, CanaryFailed, CanaryResult, _where, token_subject
+from votectl.canary import HOPS, CanaryFailed, CanaryResult, _landed, _where, token_subject
 from votectl.errors import UsageError
 from votectl.model import QueueStat
 
@@ -66,3 +66,19 @@ def test_a_failure_is_one_line_naming_the_hop_with_its_hint() -> None:
     assert failed.exit_code == 1 and "\n" not in str(failed)
     assert str(failed).startswith("canary: the vote stopped at the writer:")
     assert "votectl logs -f writer" in failed.hint
+
+
+@pytest.mark.parametrize(
+    "queues, landed",
+    [
+        (stats(votes_dlq=3), "a DLQ gained messages (votes-dlq +1)"),
+        (stats(ready_dlq=2), "a DLQ gained messages (ready-dlq +2)"),
+        (stats(), None),  # no DLQ grew: the vote may still be written
+        (stats(votes=1, votes_dlq=3), None),  # a DLQ grew, but a vote is still on its way
+        (stats(ready=1, ready_dlq=1), None),
+    ],
+)
+def test_the_canary_stops_early_only_once_its_vote_can_be_nowhere_but_a_dlq(
+    queues: list[QueueStat], landed: str | None
+) -> None:
+    assert _landed(queues, BEFORE) == landed

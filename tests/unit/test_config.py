@@ -62,6 +62,11 @@ def test_a_stage_from_the_file_with_flag_overrides(tmp_path: Path) -> None:
         ),
         # issue 17: settings AWS would refuse, each named with the limit it breaks
         ("table_shards = 1000000000", r"table_shards 1,000,000,000 is more than .* 40 at most"),
+        (  # a raised quota lets the key design use more shards than the template takes
+            "table_write_quota = 2000000\ntable_shards = 1500",
+            r"table_shards 1,500 is more than .* 1,000 at most",
+        ),
+        ("throttle_rate = 0", r"throttle_rate must be 1 or more"),
         (
             "receiver_reserved_concurrency = 1000000000",
             r"receiver_reserved_concurrency 1,000,000,000 is above .* \(900\)",
@@ -81,6 +86,8 @@ def test_a_stage_from_the_file_with_flag_overrides(tmp_path: Path) -> None:
         ('write_path = "batch"', "write_path must be partiql or classic"),
         ('table_kms_key = "alias/mine"', "table_kms_key must be a KMS key ARN"),
         ('front_door = "function-url"', "function-url needs receiver_reserved_concurrency"),
+        # the HTTP API's 30 s integration timeout (the template's ReceiverTimeout MaxValue 29)
+        ("receiver_timeout = 30", r"receiver_timeout must be 1\.\.29, got 30"),
     ],
 )
 def test_bad_settings_are_config_errors(tmp_path: Path, body: str, words: str) -> None:

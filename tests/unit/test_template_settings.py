@@ -3,13 +3,16 @@ table's key, the write path, and reserved concurrency on both front doors (issue
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Any
 
 import pytest
 
 from tests.unit.test_template import fake_bundle, parsed
+from votectl.aws import stack
 from votectl.aws.stack import stack_parameters
-from votectl.config import Stage
+from votectl.config import MAX_SHARDS, RANGES, Stage
 from votectl.errors import ConfigError
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -35,7 +38,19 @@ def test_an_alarm_watches_the_rejected_votes_metric_of_both_consumers() -> None:
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
     stats = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
     assert {(m["Namespace"], m["MetricName"]) for m in stats} == {("votectl", "RejectedVotes")}
-    assert {m["Dimensions"][0]["Value"] for m in stats} == {"processor", "writer"}
+    # the dimension is the deployed function (lambdas/batch.py): this stack's, no other's
+    assert [m["Dimensions"] for m in stats] == [
+        [{"Name": "FunctionName", "Value": {"Ref": "ProcessorFunction"}}],
+        [{"Name": "FunctionName", "Value": {"Ref": "WriterFunction"}}],
+    ]
+    names = [
+        resources()[f]["Properties"]["FunctionName"]
+        for f in ("ProcessorFunction", "WriterFunction")
+    ]
+    assert names == [
+        {"Fn::Sub": "${AWS::StackName}-processor"},
+        {"Fn::Sub": "${AWS::StackName}-writer"},
+    ]
     returned = [m for m in alarm["Metrics"] if m["ReturnData"]]
     assert len(returned) == 1 and "processor" in returned[0]["Expression"]
     assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
@@ -85,3 +100,24 @@ def test_consumers_reserve_their_maximum_concurrency_by_default(door: str) -> No
 def test_a_function_url_without_receiver_reserved_concurrency_is_refused() -> None:
     with pytest.raises(ConfigError, match="function-url needs receiver_reserved_concurrency"):
         stack_parameters(Stage(name="prod", front_door="function-url"), fake_bundle(), "b")
+
+
+def test_every_bounded_setting_stays_within_its_template_parameter() -> None:
+    """A stage setting that passes votectl's checks is never refused by the template's own
+    parameter bounds (CloudFormation would refuse it only after the bundle was uploaded)."""
+    params = parsed()["Parameters"]
+    mapped = re.findall(r'"(\w+)": stage\.(\w+)[,\s]', inspect.getsource(stack.stack_parameters))
+    assert len(mapped) > 20
+    checked = 0
+    for parameter, key in mapped:
+        if key not in RANGES or parameter == "MessageRetentionSeconds":  # days -> seconds
+            continue
+        low, high = RANGES[key]
+        if key == "table_shards":  # bounded with the table's throughput (config.MAX_SHARDS)
+            high = MAX_SHARDS
+        bounds = params[parameter]
+        assert low >= bounds.get("MinValue", low), (key, low, bounds)
+        if "MaxValue" in bounds:
+            assert high is not None and high <= bounds["MaxValue"], (key, high, bounds)
+        checked += 1
+    assert checked >= 15

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.batch import Count
+from lambdas.contract import Invalid
 from lambdas.deadline import LocalContext
-from votectl.local.queue import SqliteQueue
+from lambdas.envelope import read
+from votectl.local.queue import Message, SqliteQueue
 
 __all__ = [
     "DAMAGED_EXIT",
@@ -42,6 +44,8 @@ def damaged(exc: BaseException) -> bool:
 
 
 POLLER_NICENESS = 10
+IDS_ON_A_FAILURE = 20
+"""Correlation ids a failed batch's log line names (`votectl logs` and the canary find it)."""
 LOCAL_SLICE_VOTES = 1_000_000
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -90,12 +94,31 @@ class Poller:
             if damaged(exc):  # no retry can succeed: the runtime must stop, not fill the DLQ
                 raise
             log.warning(
-                "%s handler failed, batch of %d returns: %s", self.queue.name, len(messages), exc
+                "%s handler failed, batch of %d returns: %s%s",
+                self.queue.name,
+                len(messages),
+                exc,
+                _naming(messages),
             )
             return BatchOutcome(len(messages), 0, len(messages))
         done = [m.receipt_handle for m in messages if m.message_id not in failed]
         deleted = self.queue.delete(done) if done else 0
         return BatchOutcome(len(messages), deleted, len(messages) - len(done))
+
+
+def _naming(messages: list[Message]) -> str:
+    """The suffix naming a batch's correlation ids (its votes' request ids, as the handlers log
+    them), so a failure the handler never saw (it raised first) is found by the ids too."""
+    ids: dict[str, None] = {}
+    for m in messages:
+        try:
+            ids.update(dict.fromkeys(read(m.body).correlation_ids))
+        except Invalid:
+            continue
+        if len(ids) >= IDS_ON_A_FAILURE:
+            break
+    named = list(ids)[:IDS_ON_A_FAILURE]
+    return f" (correlation ids: {', '.join(named)})" if named else ""
 
 
 @dataclass(frozen=True)
