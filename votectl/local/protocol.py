@@ -229,10 +229,10 @@ class HttpConnection(asyncio.Protocol):
         return late > 0 and self._received < limits.min_bytes_per_second * late
 
     def expire(self) -> None:
-        if self._write_paused:
+        if self._write_paused or self._close_after:
             self._ep.tally.add(self._reason)
             self._ep.waiting.pop(self, None)
-            self.transport.abort()  # its answers cannot leave: nothing more to say
+            self.transport.abort()  # its answers cannot leave (or never came): nothing to add
         elif self._reading:
             limits = self._ep.limits
             message = (
@@ -282,7 +282,9 @@ class HttpConnection(asyncio.Protocol):
         self._reading = False
         self.transport.pause_reading()
         self._flush()
-        if self._pending:  # answers still waiting for their commit (a bounded wait)
+        if not self._pending:
+            self.transport.close()
+        else:  # answers still waiting for their commit (a bounded wait)
             self._wait(self._ep.limits.request_seconds, reason)
 
     def _release(self) -> None:
