@@ -229,7 +229,7 @@ class HttpConnection(asyncio.Protocol):
         return late > 0 and self._received < limits.min_bytes_per_second * late
 
     def expire(self) -> None:
-        if self._write_paused or self._close_after:
+        if self._write_paused or (self._close_after and not self._reading):
             self._ep.tally.add(self._reason)
             self._ep.waiting.pop(self, None)
             self.transport.abort()  # its answers cannot leave (or never came): nothing to add
