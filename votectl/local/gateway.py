@@ -27,7 +27,7 @@ from votectl.local.chaos import ChaosFailure
 from votectl.local.db import Locked
 from votectl.local.queue import SqliteQueue
 
-__all__ = ["Gateway", "GroupCommitQueue", "Reply", "http_api_event", "json_error"]
+__all__ = ["Gateway", "GroupCommitQueue", "Reply", "http_api_event", "json_error", "pack_group"]
 
 log = logging.getLogger("votectl.gateway")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -81,7 +81,7 @@ class GroupCommitQueue:
         self._loop.call_soon(self._start)
 
     def _start(self) -> None:
-        batch, self._pending = self._pending, []
+        batch, self._pending = pack_group(self._pending, self.max_message_bytes), []
         done, self._next = self._next, None
         assert done is not None  # send() made it with the bodies now in the batch
         self._commit(batch, done, 0.00005, time.monotonic() + self._timeout)
@@ -117,6 +117,56 @@ class GroupCommitQueue:
         self._running = False
         if self._next is not None:  # sends that came while this commit ran
             self._schedule()
+
+
+_HEAD = b'{"request_id":'
+_MID = b',"votes":['
+_TAIL = b"]}"
+
+
+def pack_group(bodies: list[bytes], max_bytes: int) -> list[bytes]:
+    """One group commit's messages, packed into as few messages as fit ``max_bytes`` each.
+
+    The receiver's messages (``{"request_id": ..., "votes": [...]}``, lambdas/contract.py
+    ``pack``) become ``{"correlation_ids": [...], "votes": [...]}``: the envelope the
+    processor already reads (lambdas/envelope.py) and the one its ready messages use, so a
+    packed message in the DLQ names every request it holds and redrives as it is. Spliced as
+    bytes: nothing is decoded. A body of another shape is sent as it came.
+    """
+    if len(bodies) < 2:
+        return bodies
+    packed: list[bytes] = []
+    ids: list[bytes] = []
+    votes: list[bytes] = []
+    room = max_bytes - len(_PACKED_HEAD) - len(_PACKED_MID) - len(_TAIL)
+    size = 0
+    for body in bodies:
+        mid = body.find(_MID) if body.startswith(_HEAD) and body.endswith(_TAIL) else -1
+        if mid < 0:
+            packed.append(body)
+            continue
+        # a JSON string has no raw '"' inside it, so the first _MID ends the request id
+        request_id, listed = body[len(_HEAD) : mid], body[mid + len(_MID) : -len(_TAIL)]
+        cost = len(request_id) + len(listed) + 2
+        if votes and size + cost > room:
+            packed.append(_packed(ids, votes))
+            ids, votes, size = [], [], 0
+        ids.append(request_id)
+        votes.append(listed)
+        size += cost
+    if votes:
+        packed.append(_packed(ids, votes))
+    return packed
+
+
+_PACKED_HEAD = b'{"correlation_ids":['
+_PACKED_MID = b'],"votes":['
+
+
+def _packed(ids: list[bytes], votes: list[bytes]) -> bytes:
+    if len(ids) == 1:  # one request's: the receiver's own shape
+        return b"".join([_HEAD, ids[0], _MID, votes[0], _TAIL])
+    return b"".join([_PACKED_HEAD, b",".join(ids), _PACKED_MID, b",".join(votes), _TAIL])
 
 
 class _Clock:
@@ -202,7 +252,6 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
             values.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
         headers = {key: ",".join(texts) for key, texts in values.items()}
     return headers
-
 
 
 _decode = msgspec.json.decode
