@@ -184,6 +184,9 @@ class HttpConnection(asyncio.Protocol):
             self._peer = peer[0]
         ep = self._ep
         ep.connections.add(self)
+        if ep.stopping:
+            transport.close()
+            return
         if len(ep.connections) > ep.limits.max_connections:
             victim = next(iter(ep.waiting), None)
             if victim is None:
