@@ -26,7 +26,7 @@ from votectl.local.limits import Limits
 from votectl.local.protocol import Endpoint
 from votectl.local.queue import SqliteQueue
 
-__all__ = ["GatewaySpec", "run_gateway"]
+__all__ = ["GatewaySpec", "default_workers", "run_gateway"]
 
 BACKLOG = 2048  # uvicorn's default, which this endpoint replaced
 SHUTDOWN_GRACE_SECONDS = 5.0  # requests mid-body when told to stop may finish within it
@@ -42,6 +42,16 @@ class GatewaySpec:
     limits: Limits = field(default_factory=Limits)
     extra: dict[str, Any] = field(default_factory=dict)
     auth: AuthSettings = AuthSettings()
+
+
+def default_workers(cores: int | None = None) -> int:
+    """Gateway processes for `votectl up` when not told: half the cores, 1 to 4.
+
+    A gateway process fills about one core at full load; the processor, the writer and, on a
+    user's machine, the load generator need the other half. Past 4 the writer (one process,
+    about 13 us per vote) is the limit, not the gateways (docs/endpoint.md, "Workers").
+    """
+    return max(1, min(4, (cores or os.cpu_count() or 1) // 2))
 
 
 def use_uvloop() -> None:
