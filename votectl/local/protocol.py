@@ -305,7 +305,9 @@ class HttpConnection(asyncio.Protocol):
             self._received += len(data)
             if self._in_head:
                 self._head_later += len(data)
-            self._ep.waiting.move_to_end(self)
+            waiting = self._ep.waiting
+            if self in waiting:  # it is, unless it is being closed
+                waiting.move_to_end(self)
         try:
             self._parser.feed_data(data)
         except HttpParserUpgrade:
