@@ -123,7 +123,10 @@ def attack_main(host: str, port: int, seconds: float, counts: dict[str, int], ni
     os.nice(nice)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    print(json.dumps(asyncio.run(_attack(host, port, seconds, counts))))
+    tally = asyncio.run(_attack(host, port, seconds, counts))
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    tally["attacker CPU ms"] = int((used.ru_utime + used.ru_stime) * 1000)
+    print(json.dumps(tally))
 
 
 # --- the measurement -----------------------------------------------------------------------
@@ -148,6 +151,11 @@ class RssPeak:
         self._stop.set()
         self._thread.join()
         return self.peak
+
+
+def _cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def main() -> None:
@@ -177,6 +185,8 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="votectl-abuse-"))
     plain: list[float] = []
     attacked: list[float] = []
+    cost_plain: list[float] = []  # gateway CPU us per well-behaved request
+    cost_attacked: list[float] = []
     tallies: Counter[str] = Counter()
     peak = 0
     with running_pipeline(data_dir) as url:
@@ -185,8 +195,10 @@ def main() -> None:
         rss = RssPeak(gateway)
         idle_rss = psutil.Process(gateway).memory_info().rss
         for n in range(args.rounds):
+            spent = _cpu(gateway)
             load = wrk(url, args.seconds, args.connections, 1, f"plain{n}")
             plain.append((load.requests - load.rejected) / load.seconds)
+            cost_plain.append((_cpu(gateway) - spent) / max(1, load.requests) * 1e6)
             settle = 3.0  # the attack opens its connections before the client measures
             attacker = subprocess.Popen(
                 [sys.executable, __file__, "--attack", host, port, str(args.seconds + 2 * settle)]
@@ -198,8 +210,10 @@ def main() -> None:
             )
             time.sleep(settle)
             held = len(psutil.Process(gateway).net_connections("tcp"))
+            spent = _cpu(gateway)
             load = wrk(url, args.seconds, args.connections, 1, f"attacked{n}")
             attacked.append((load.requests - load.rejected) / load.seconds)
+            cost_attacked.append((_cpu(gateway) - spent) / max(1, load.requests) * 1e6)
             out, _ = attacker.communicate(timeout=args.seconds + 60)
             tallies.update(json.loads(out.strip().splitlines()[-1]))
             tallies["connections the gateway held (sampled)"] = max(
@@ -222,6 +236,10 @@ def main() -> None:
     print(f"  alone         {statistics.median(plain):>10,.0f} req/s")
     print(f"  under attack  {statistics.median(attacked):>10,.0f} req/s")
     print(f"  ratio         {ratio:>10.2f}   (target >= 0.90; round by round median)")
+    print(
+        f"gateway CPU per well-behaved request (median): {statistics.median(cost_plain):.0f} us "
+        f"alone, {statistics.median(cost_attacked):.0f} us under attack (the attack's share)"
+    )
     print(
         f"gateway RSS: {idle_rss / 2**20:.0f} MB before, peak {peak / 2**20:.0f} MB (< 300 MB), "
         f"{after_rss / 2**20:.0f} MB 2 s after the last attack"
