@@ -5,6 +5,7 @@ sizes, 100-continue, HTTP/1.0, keep-alive; and the per-connection limits on slow
 from __future__ import annotations
 
 import json
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -301,3 +302,34 @@ def test_a_connection_mid_body_is_evicted_for_a_newcomer_over_the_cap(capped: Up
         for conn in slow:
             conn.sock.close()
     assert votes_for(capped, "cap") == 1
+
+
+def test_a_packed_message_in_the_dlq_can_be_read_and_redriven(tmp_path: Path) -> None:
+    """Requests committed together travel as one message: in the DLQ it is still votes a
+    person can read, and a redrive stores every one of them."""
+    data_dir = tmp_path / "local"
+    failing = ("--chaos", "processor=1", "--max-receive-count", "1")
+    up = start_up(data_dir, *failing, "--visibility-timeout", "0.3")
+    try:
+        with Conn(up) as conn:  # one write: one group commit, one packed message
+            conn.send(b"".join(post(vote("packed", f"p{n}")) for n in range(3)))
+            assert [conn.response()[0] for _ in range(3)] == [202, 202, 202]
+
+        def dead() -> list[dict[str, object]]:
+            messages = up.json("queue", "peek", "votes-dlq")["messages"]
+            return messages if sum(int(m["votes"]) for m in messages) == 3 else []
+
+        peeked = poll(dead, timeout=30)
+        assert len(peeked) == 1  # the three requests' votes in one message
+        assert all(m["problem"] is None for m in peeked)
+        assert {s["user_id"] for m in peeked for s in m["sample"]} == {"p0", "p1", "p2"}
+    finally:
+        up.proc.send_signal(signal.SIGTERM)
+        up.proc.wait(10)
+    assert up.json("redrive")["moved"] >= 1
+    healthy = start_up(data_dir)
+    try:
+        poll(lambda: votes_for(healthy, "packed") == 3, timeout=30)
+    finally:
+        healthy.kill_group()
+        healthy.proc.wait(10)
