@@ -158,6 +158,15 @@ def _cpu(pid: int) -> float:
     return times.user + times.system
 
 
+def _runqueue_wait(pid: int) -> float:
+    """Seconds the process has spent runnable but waiting for a CPU (Linux schedstat; 0 if
+    unknown): high when the machine, not the process, is the bottleneck."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -187,6 +196,8 @@ def main() -> None:
     attacked: list[float] = []
     cost_plain: list[float] = []  # gateway CPU us per well-behaved request
     cost_attacked: list[float] = []
+    wait_plain: list[float] = []  # gateway seconds waiting for a CPU per second
+    wait_attacked: list[float] = []
     tallies: Counter[str] = Counter()
     peak = 0
     with running_pipeline(data_dir) as url:
@@ -195,10 +206,11 @@ def main() -> None:
         rss = RssPeak(gateway)
         idle_rss = psutil.Process(gateway).memory_info().rss
         for n in range(args.rounds):
-            spent = _cpu(gateway)
+            spent, waited = _cpu(gateway), _runqueue_wait(gateway)
             load = wrk(url, args.seconds, args.connections, 1, f"plain{n}")
             plain.append((load.requests - load.rejected) / load.seconds)
             cost_plain.append((_cpu(gateway) - spent) / max(1, load.requests) * 1e6)
+            wait_plain.append((_runqueue_wait(gateway) - waited) / load.seconds)
             settle = 3.0  # the attack opens its connections before the client measures
             attacker = subprocess.Popen(
                 [sys.executable, __file__, "--attack", host, port, str(args.seconds + 2 * settle)]
@@ -210,10 +222,11 @@ def main() -> None:
             )
             time.sleep(settle)
             held = len(psutil.Process(gateway).net_connections("tcp"))
-            spent = _cpu(gateway)
+            spent, waited = _cpu(gateway), _runqueue_wait(gateway)
             load = wrk(url, args.seconds, args.connections, 1, f"attacked{n}")
             attacked.append((load.requests - load.rejected) / load.seconds)
             cost_attacked.append((_cpu(gateway) - spent) / max(1, load.requests) * 1e6)
+            wait_attacked.append((_runqueue_wait(gateway) - waited) / load.seconds)
             out, _ = attacker.communicate(timeout=args.seconds + 60)
             tallies.update(json.loads(out.strip().splitlines()[-1]))
             tallies["connections the gateway held (sampled)"] = max(
@@ -239,6 +252,10 @@ def main() -> None:
     print(
         f"gateway CPU per well-behaved request (median): {statistics.median(cost_plain):.0f} us "
         f"alone, {statistics.median(cost_attacked):.0f} us under attack (the attack's share)"
+    )
+    print(
+        f"gateway waiting for a CPU (median): {statistics.median(wait_plain) * 1000:.0f} ms/s "
+        f"alone, {statistics.median(wait_attacked) * 1000:.0f} ms/s under attack"
     )
     print(
         f"gateway RSS: {idle_rss / 2**20:.0f} MB before, peak {peak / 2**20:.0f} MB (< 300 MB), "
