@@ -132,6 +132,11 @@ def pack_group(bodies: list[bytes], max_bytes: int) -> list[bytes]:
     processor already reads (lambdas/envelope.py) and the one its ready messages use, so a
     packed message in the DLQ names every request it holds and redrives as it is. Spliced as
     bytes: nothing is decoded. A body of another shape is sent as it came.
+
+    On AWS each request stays one SQS message (several only past the message size limit; the
+    queue's ``maximumMessageSize`` defaults to 256 KiB and may be raised to 1 MiB:
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html);
+    the local queue keeps 256 KiB (``SqliteQueue.max_message_bytes``).
     """
     if len(bodies) < 2:
         return bodies
