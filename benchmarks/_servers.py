@@ -7,6 +7,7 @@ table name and moto endpoint in the environment).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 
 import uvicorn
 
-# the same server settings as `votectl up` (votectl/local/supervisor.py)
+# the ceiling's uvicorn settings: httptools and uvloop, as the endpoint of `votectl up`
 SERVER_SETTINGS: dict[str, Any] = {
     "loop": "uvloop",
     "http": "httptools",
@@ -86,6 +87,7 @@ def serve_moto(port: int) -> None:
     from lambdas import processor, receiver, writer
     from lambdas.adapters import DynamoVoteTable, SqsQueue
     from votectl.local.gateway import Gateway
+    from votectl.local.serve import use_uvloop
 
     endpoint = os.environ["MOTO_URL"]
     sqs = boto3.client("sqs", endpoint_url=endpoint)
@@ -98,8 +100,21 @@ def serve_moto(port: int) -> None:
     for name, url, handler in (("processor", votes_url, process), ("writer", ready_url, write)):
         client = boto3.client("sqs", endpoint_url=endpoint)
         threading.Thread(target=_poll, args=(name, url, handler, client), daemon=True).start()
-    app = Gateway(receiver.make_handler(SqsQueue(votes_url, client=sqs)))
-    uvicorn.run(app, host="127.0.0.1", port=port, **SERVER_SETTINGS)
+    gateway = Gateway(receiver.make_handler(SqsQueue(votes_url, client=sqs)))
+    use_uvloop()
+    asyncio.run(_serve_endpoint(gateway, port))
+
+
+async def _serve_endpoint(gateway: Any, port: int) -> None:
+    """The gateway behind the endpoint `votectl up` runs (votectl/local/protocol.py)."""
+    from votectl.local.limits import Limits
+    from votectl.local.protocol import Endpoint
+
+    loop = asyncio.get_running_loop()
+    endpoint = Endpoint(gateway, Limits().within_open_files(), loop)
+    server = await loop.create_server(endpoint.connection, "127.0.0.1", port, backlog=2048)
+    endpoint.start()
+    await server.serve_forever()
 
 
 if __name__ == "__main__":

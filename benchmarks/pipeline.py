@@ -12,6 +12,7 @@ local/ceiling ratio of each round (the two ran back to back, on the same machine
 3. local-jwt: the same with `--auth jwt` (dev secret): every request carries a bearer token the
    gateway verifies, and votes carry no user_id (the token's sub fills it); its ratio to
    `local` is printed run by run;
+   local-more: `votectl up --workers` ``--more-workers`` (2), its ratio to `local` run by run;
 4. moto:    the same handlers over SQS + DynamoDB on a moto server (the common Python baseline).
 
 Traffic goes to 127.0.0.1 only. Runtime is bounded: about runs x rows x (seconds + drain).
@@ -157,11 +158,17 @@ def ceiling(seconds: float, connections: int, per_request: int) -> Sample:
 WORKERS = ["--workers", "1"]
 
 
-def local(seconds: float, connections: int, per_request: int, auth: bool = False) -> Sample:
+def local(
+    seconds: float,
+    connections: int,
+    per_request: int,
+    auth: bool = False,
+    workers: list[str] = WORKERS,
+) -> Sample:
     with tempfile.TemporaryDirectory(prefix="votectl-bench-") as tmp:
         data_dir = Path(tmp) / "local"
         extra = ("--auth", "jwt") if auth else ()
-        with running_pipeline(data_dir, *WORKERS, *extra) as url:
+        with running_pipeline(data_dir, *workers, *extra) as url:
             secret = read_secret(dev_secret(data_dir)) if auth else b""
             tokens = tuple(mint(secret, f"bench-{n}", 3600) for n in range(2)) if auth else ()
             load = wrk(url, seconds, connections, per_request, os.urandom(4).hex(), tokens)
@@ -236,14 +243,23 @@ def local_jwt(seconds: float, connections: int, per_request: int) -> Sample:
     return local(seconds, connections, per_request, auth=True)
 
 
+MORE_WORKERS = ["--workers", "2"]
+
+
+def local_more(seconds: float, connections: int, per_request: int) -> Sample:
+    """`votectl up` with ``--more-workers`` gateways (compared with the `local` row's)."""
+    return local(seconds, connections, per_request, workers=MORE_WORKERS)
+
+
 ROWS: dict[str, Callable[[float, int, int], Sample]] = {
     "ceiling": ceiling,
     "local": local,
     "local-jwt": local_jwt,
+    "local-more": local_more,
     "moto": moto,
 }
 # (row, baseline): their ratio is printed run by run, the two having run back to back
-PAIRS = (("local", "ceiling"), ("local-jwt", "local"))
+PAIRS = (("local", "ceiling"), ("local-jwt", "local"), ("local-more", "local"))
 
 
 def main() -> None:
@@ -254,9 +270,13 @@ def main() -> None:
     parser.add_argument("--rows", default="ceiling,local,local-jwt,moto")
     parser.add_argument("--moto-runs", type=int, default=1, help="runs of the slow moto row")
     parser.add_argument("--workers", type=int, default=1, help="`votectl up --workers` (local)")
+    parser.add_argument(
+        "--more-workers", type=int, default=2, help="`votectl up --workers` (local-more)"
+    )
     parser.add_argument("--sizes", default=f"1,{BATCH}", help="votes per request to run")
     args = parser.parse_args()
     WORKERS[1] = str(args.workers)
+    MORE_WORKERS[1] = str(args.more_workers)
     rows = args.rows.split(",")
     sizes = [int(n) for n in args.sizes.split(",")]
     medians: dict[tuple[str, int], float] = {}

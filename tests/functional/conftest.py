@@ -136,6 +136,8 @@ def start_up(data_dir: Path, *extra: str) -> Up:
             "--data-dir",
             str(data_dir),
             "--quiet",
+            # one gateway unless a test asks for more: the default depends on the cores
+            *(() if "--workers" in extra else ("--workers", "1")),
             *extra,
         ],
         stdout=subprocess.PIPE,

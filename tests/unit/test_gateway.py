@@ -70,3 +70,48 @@ def test_repeated_headers_are_joined_and_cookies_split_as_api_gateway_does() -> 
 def test_a_body_that_is_not_utf8_is_sent_base64_encoded() -> None:
     event = http_api_event("POST", "/votes", "", {}, b"\xff\xfe", "rid", "10.0.0.1")
     assert event["isBase64Encoded"] is True and event["body"] == "//4="
+
+
+def _request(n: int, votes: int = 2) -> bytes:
+    from lambdas.contract import Vote, pack
+
+    return pack(
+        [Vote(user_id=f"u{n}-{i}", title_id="t", aspect="story", score=3) for i in range(votes)],
+        f"req{n}",
+    )[0]
+
+
+def test_a_group_commit_is_packed_into_messages_the_processor_reads() -> None:
+    from lambdas.envelope import read
+    from votectl.local.gateway import pack_group
+
+    bodies = [_request(n) for n in range(10)]
+    packed = pack_group(bodies, 256 * 1024)
+    assert len(packed) == 1
+    message = read(packed[0])
+    assert message.correlation_ids == [f"req{n}" for n in range(10)]
+    assert [v.user_id for v in message.votes] == [f"u{n}-{i}" for n in range(10) for i in (0, 1)]
+    assert json.loads(packed[0])["votes"] == [v for b in bodies for v in json.loads(b)["votes"]]
+
+
+def test_packing_keeps_each_message_under_the_size_limit_and_loses_no_vote() -> None:
+    from lambdas.envelope import read
+    from votectl.local.gateway import pack_group
+
+    bodies = [_request(n, votes=5) for n in range(50)]
+    limit = 3 * len(bodies[0])
+    packed = pack_group(bodies, limit)
+    assert len(packed) > 1 and all(len(m) <= limit for m in packed)
+    votes = [v.user_id for m in packed for v in read(m).votes]
+    assert votes == [f"u{n}-{i}" for n in range(50) for i in range(5)]
+    assert [i for m in packed for i in read(m).correlation_ids] == [f"req{n}" for n in range(50)]
+
+
+def test_a_lone_request_and_foreign_bodies_are_sent_as_they_came() -> None:
+    from votectl.local.gateway import pack_group
+
+    one = [_request(1)]
+    assert pack_group(one, 256 * 1024) == one
+    foreign = b'{"votes":[]}'
+    packed = pack_group([_request(1), foreign, _request(2)], 256 * 1024)
+    assert foreign in packed and len(packed) == 2

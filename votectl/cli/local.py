@@ -59,11 +59,14 @@ def up(
         ),
     ] = None,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Gateway processes sharing the port (more cores: more workers).", min=1, max=64
+            help="Gateway processes sharing the port [default: half the cores, 1 to 4].",
+            min=1,
+            max=64,
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
     idle_timeout: Annotated[
         float, typer.Option(help="Seconds a connection may wait for a request.", min=0.1)
     ] = 5.0,
@@ -86,6 +89,7 @@ def up(
     from votectl.local.auth import auth_settings, exposure_warning, jwks_warning
     from votectl.local.chaos import parse_chaos
     from votectl.local.limits import Limits
+    from votectl.local.serve import default_workers
     from votectl.local.supervisor import UpSettings, run_up
 
     stage = load_stage(
@@ -109,7 +113,7 @@ def up(
         visibility_timeout=visibility_timeout,
         max_receive_count=max_receive_count,
         chaos=parse_chaos(chaos or []),
-        workers=workers,
+        workers=workers or default_workers(),
         auth=auth_settings(stage),
         limits=Limits(idle_timeout, request_timeout, max_connections=max_connections),
     )

@@ -1,9 +1,10 @@
-"""The local endpoint: HTTP requests -> API Gateway HTTP API v2.0 events -> the receiver.
+"""The local endpoint's application side: requests -> API Gateway HTTP API v2.0 events -> the
+receiver -> replies.
 
-An ASGI app (served by uvicorn). The receiver sends through ``GroupCommitQueue``: its sends
-from concurrent requests are committed to SQLite together, and a request's response leaves
-only after the commit that holds its votes, so 202 still means stored. Handler code is the
-Lambda code, unchanged.
+No I/O here: ``Gateway.handle`` is called by the HTTP protocol (votectl/local/protocol.py) once
+a request is whole. The receiver sends through ``GroupCommitQueue``: its sends from concurrent
+requests are committed to SQLite together, and a reply leaves only after the commit that holds
+its votes, so 202 still means stored. Handler code is the Lambda code, unchanged.
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from http import HTTPStatus
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 import msgspec
+from httptools import HttpParserInvalidURLError, parse_url
 
 from lambdas.contract import MAX_BODY_BYTES
 from votectl.local.chaos import ChaosFailure
 from votectl.local.db import Locked
 from votectl.local.queue import SqliteQueue
 
-__all__ = ["Gateway", "GroupCommitQueue", "http_api_event"]
+__all__ = ["Gateway", "GroupCommitQueue", "Reply", "http_api_event", "json_error", "pack_group"]
 
 log = logging.getLogger("votectl.gateway")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -80,7 +83,7 @@ class GroupCommitQueue:
         self._loop.call_soon(self._start)
 
     def _start(self) -> None:
-        batch, self._pending = self._pending, []
+        batch, self._pending = pack_group(self._pending, self.max_message_bytes), []
         done, self._next = self._next, None
         assert done is not None  # send() made it with the bodies now in the batch
         self._commit(batch, done, 0.00005, time.monotonic() + self._timeout)
@@ -116,6 +119,61 @@ class GroupCommitQueue:
         self._running = False
         if self._next is not None:  # sends that came while this commit ran
             self._schedule()
+
+
+_HEAD = b'{"request_id":'
+_MID = b',"votes":['
+_TAIL = b"]}"
+
+
+def pack_group(bodies: list[bytes], max_bytes: int) -> list[bytes]:
+    """One group commit's messages, packed into as few messages as fit ``max_bytes`` each.
+
+    The receiver's messages (``{"request_id": ..., "votes": [...]}``, lambdas/contract.py
+    ``pack``) become ``{"correlation_ids": [...], "votes": [...]}``: the envelope the
+    processor already reads (lambdas/envelope.py) and the one its ready messages use, so a
+    packed message in the DLQ names every request it holds and redrives as it is. Spliced as
+    bytes: nothing is decoded. A body of another shape is sent as it came.
+
+    On AWS each request stays one SQS message (several only past the message size limit; the
+    queue's ``maximumMessageSize`` defaults to 256 KiB and may be raised to 1 MiB:
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html);
+    the local queue keeps 256 KiB (``SqliteQueue.max_message_bytes``).
+    """
+    if len(bodies) < 2:
+        return bodies
+    packed: list[bytes] = []
+    ids: list[bytes] = []
+    votes: list[bytes] = []
+    room = max_bytes - len(_PACKED_HEAD) - len(_PACKED_MID) - len(_TAIL)
+    size = 0
+    for body in bodies:
+        mid = body.find(_MID) if body.startswith(_HEAD) and body.endswith(_TAIL) else -1
+        if mid < 0:
+            packed.append(body)
+            continue
+        # a JSON string has no raw '"' inside it, so the first _MID ends the request id
+        request_id, listed = body[len(_HEAD) : mid], body[mid + len(_MID) : -len(_TAIL)]
+        cost = len(request_id) + len(listed) + 2
+        if votes and size + cost > room:
+            packed.append(_packed(ids, votes))
+            ids, votes, size = [], [], 0
+        ids.append(request_id)
+        votes.append(listed)
+        size += cost
+    if votes:
+        packed.append(_packed(ids, votes))
+    return packed
+
+
+_PACKED_HEAD = b'{"correlation_ids":['
+_PACKED_MID = b'],"votes":['
+
+
+def _packed(ids: list[bytes], votes: list[bytes]) -> bytes:
+    if len(ids) == 1:  # one request's: the receiver's own shape
+        return b"".join([_HEAD, ids[0], _MID, votes[0], _TAIL])
+    return b"".join([_PACKED_HEAD, b",".join(ids), _PACKED_MID, b",".join(votes), _TAIL])
 
 
 class _Clock:
@@ -205,85 +263,127 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 
 _decode = msgspec.json.decode
 _encode = msgspec.json.encode
-_JSON_HEADERS = [(b"content-type", b"application/json")]
-_CLOSE_HEADERS = [*_JSON_HEADERS, (b"connection", b"close")]  # the rest of the body is unread
-_TOO_LARGE = _encode({"error": f"body over the limit of {GATEWAY_MAX_BODY} bytes", "details": []})
+_JSON_HEADER = b"content-type: application/json\r\n"
+
+
+class Reply(NamedTuple):
+    """A response as the endpoint writes it: ``head`` is the status line and the headers but
+    the connection's own (Connection, Date) and the blank line; it is sent once ``ticket`` (the
+    commit holding the request's votes) settles, and then acknowledges ``accepted`` votes."""
+
+    head: bytes
+    body: bytes
+    ticket: asyncio.Future[None] | None = None
+    accepted: int = 0
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    return b"HTTP/1.1 %d %s\r\n" % (status, phrase.encode())
+
+
+_STATUS_LINES = {int(s): _status_line(int(s)) for s in HTTPStatus}
+
+
+def json_error(status: int, message: str, extra: bytes = b"") -> Reply:
+    """A JSON error of the receiver's shape, {"error": ..., "details": []}."""
+    body = _encode({"error": message, "details": []})
+    head = b"%s%s%scontent-length: %d\r\n" % (
+        _STATUS_LINES.get(status) or _status_line(status),
+        _JSON_HEADER,
+        extra,
+        len(body),
+    )
+    return Reply(head, body)
+
+
+RETRY_AFTER = b"retry-after: 1\r\n"
 
 
 class Gateway:
-    """The ASGI app. ``accepted`` counts votes acknowledged with 202 (for the status line)."""
+    """Requests -> HTTP API events -> the handler -> replies; no I/O of its own.
+
+    ``accepted`` counts votes acknowledged with 202 (for the status line), ``requests`` the
+    requests handed to the handler, ``abandoned`` those whose client left before its body ended.
+    """
 
     def __init__(self, handler: Handler, queue: GroupCommitQueue | None = None) -> None:
         self.handler = handler
         self.queue = queue
         self.accepted = 0
         self.requests = 0
-        self.abandoned = 0  # requests whose client left before its body ended: not handled
+        self.abandoned = 0
         self._prefix = base64.b32encode(os.urandom(5)).decode().rstrip("=")
-        self._counter = 0
-        self._last_headers: tuple[dict[str, Any], list[tuple[bytes, bytes]]] = ({}, [])
+        self._last_headers: tuple[dict[str, Any], bytes] = ({}, b"")
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        if _declared_length(scope["headers"]) > GATEWAY_MAX_BODY:
-            await _respond(send, 413, _TOO_LARGE, _CLOSE_HEADERS)
-            return
-        body = await _read_body(receive)
-        if body is _TOO_LARGE:
-            await _respond(send, 413, _TOO_LARGE, _CLOSE_HEADERS)
-            return
-        if body is None:  # the client left (or timed out) mid-body: nothing to answer or store
-            self.abandoned += 1
-            return
-        self._counter += 1
+    def handle(
+        self,
+        method: str,
+        url: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        source_ip: str,
+    ) -> Reply:
+        try:
+            parsed = parse_url(url)
+        except HttpParserInvalidURLError:
+            return json_error(400, "malformed HTTP request: invalid URL")
         self.requests += 1
-        client = scope.get("client") or ("127.0.0.1", 0)
         event = http_api_event(
-            scope["method"],
+            method,
             # API Gateway routes on the path as sent: /vot%65s is not /votes
-            scope.get("raw_path", b"").decode("latin-1") or scope["path"],
-            scope.get("query_string", b"").decode("latin-1"),
-            _headers(scope["headers"]),
+            parsed.path.decode("latin-1") if parsed.path else "/",
+            parsed.query.decode("latin-1") if parsed.query else "",
+            _headers(raw_headers),
             body,
-            f"{self._prefix}{self._counter:08x}",
-            client[0],
+            f"{self._prefix}{self.requests:08x}",
+            source_ip,
         )
         try:
             response = self.handler(event, None)
         except ChaosFailure as exc:
-            await _respond(send, 503, _error_body(f"{exc}; retry"), _JSON_HEADERS)
-            return
+            return json_error(503, f"{exc}; retry", RETRY_AFTER)
         except Exception:  # a bug: say so, and keep serving
             log.exception("receiver failed")
-            await _respond(send, 500, _error_body("internal error"), _JSON_HEADERS)
-            return
+            return json_error(500, "internal error")
         ticket = self.queue.take_ticket() if self.queue is not None else None
-        if ticket is not None:
-            try:
-                await ticket
-            except Exception as exc:
-                await _respond(send, 503, _error_body(f"not stored, retry ({exc})"), _JSON_HEADERS)
-                return
         status = response.get("statusCode", 200)
         payload = response.get("body") or ""
-        if status == 202:
-            self.accepted += _accepted(payload)
-        headers = self._response_headers(response.get("headers") or {})
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
-        await _respond(send, status, raw, headers)
+        head = b"%s%scontent-length: %d\r\n" % (
+            _STATUS_LINES.get(status) or _status_line(status),
+            self._header_lines(response.get("headers") or {}),
+            len(raw),
+        )
+        return Reply(head, raw, ticket, _accepted(payload) if status == 202 else 0)
 
-    def _response_headers(self, given: dict[str, Any]) -> list[tuple[bytes, bytes]]:
-        """The ASGI headers of a Lambda response's. The receiver answers with one constant
-        dict, so the last conversion is kept (and the dict with it: its id stays unique)."""
+    def not_stored(self, error: BaseException) -> Reply:
+        """The answer to a request whose commit failed: nothing acknowledged, retry."""
+        return json_error(503, f"not stored, retry ({error})", RETRY_AFTER)
+
+    def _header_lines(self, given: dict[str, Any]) -> bytes:
+        """The header lines of a Lambda response's headers. The receiver answers with one
+        constant dict, so the last conversion is kept (and the dict with it: its id stays
+        unique)."""
         if given is not self._last_headers[0]:
-            converted = [
-                (k.lower().encode(), str(v).encode())
+            lines = b"".join(
+                b"%s: %s\r\n" % (_header_text(k.lower()), _header_text(str(v)))
                 for k, v in given.items()
-                if k.lower() != "content-length"  # the gateway sets it, as API Gateway does
-            ]
-            self._last_headers = (given, converted)
+                if k.lower() not in _SERVER_HEADERS  # the server's own, as API Gateway sets them
+            )
+            self._last_headers = (given, lines)
         return self._last_headers[1]
+
+
+_SERVER_HEADERS = {"content-length", "connection", "transfer-encoding", "date"}
+
+
+def _header_text(text: str) -> bytes:
+    """A header name or value as sent: no CR or LF can split the response."""
+    return text.encode("latin-1", "replace").replace(b"\r", b" ").replace(b"\n", b" ")
 
 
 _ACCEPTED = '{"accepted":'
@@ -299,41 +399,3 @@ def _accepted(body: str) -> int:
         return int(_decode(body or "{}").get("accepted", 0))
     except (msgspec.DecodeError, AttributeError, TypeError, ValueError):
         return 0
-
-
-def _error_body(message: str) -> bytes:
-    return _encode({"error": message, "details": []})
-
-
-def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
-    """The Content-Length the client announced (0 if none; httptools refuses a malformed one)."""
-    for name, value in headers:
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0
-
-
-async def _read_body(receive: Any) -> bytes | None:
-    """The whole body; ``_TOO_LARGE`` once it passes the limit (the rest is not read); None if
-    the client disconnected first (``http.disconnect``: a body cut short is no body)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > GATEWAY_MAX_BODY:
-            return _TOO_LARGE
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-    # with a Content-Length, as API Gateway sends, and uvicorn needs no chunked encoding
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -1,4 +1,5 @@
-"""A gateway process's main: uvicorn serving the Gateway on a socket the supervisor bound.
+"""A gateway process's main: the endpoint (votectl/local/protocol.py) serving the Gateway on a
+socket the supervisor bound.
 
 Several gateway processes may share one listening socket (``votectl up --workers N``); each has
 its own group commit into the votes queue. Signals are the supervisor's: a gateway stops when
@@ -15,19 +16,21 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
-
 from lambdas import receiver
 from votectl.local.auth import AuthSettings
 from votectl.local.authorizer import guard
 from votectl.local.chaos import chaotic
 from votectl.local.gateway import Gateway, GroupCommitQueue
 from votectl.local.layout import Layout
-from votectl.local.limits import GuardedHttp, Limits
+from votectl.local.limits import Limits
+from votectl.local.protocol import Endpoint
 from votectl.local.queue import SqliteQueue
 from votectl.local.stamps import ReceiptClock
 
-__all__ = ["GatewaySpec", "run_gateway"]
+__all__ = ["GatewaySpec", "default_workers", "run_gateway"]
+
+BACKLOG = 2048  # uvicorn's default, which this endpoint replaced
+SHUTDOWN_GRACE_SECONDS = 5.0  # requests mid-body when told to stop may finish within it
 
 
 @dataclass(frozen=True)
@@ -42,20 +45,18 @@ class GatewaySpec:
     auth: AuthSettings = AuthSettings()
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the supervisor owns the signals."""
+def default_workers(cores: int | None = None) -> int:
+    """Gateway processes for `votectl up` when not told: half the cores, 1 to 4.
 
-    def install_signal_handlers(self) -> None:  # uvicorn < 0.29
-        pass
-
-    def capture_signals(self) -> Any:  # uvicorn >= 0.29
-        import contextlib
-
-        return contextlib.nullcontext()
+    A gateway process fills about one core at full load; the processor, the writer and, on a
+    user's machine, the load generator need the other half. Past 4 the writer (one process,
+    about 13 us per vote) is the limit, not the gateways (docs/endpoint.md, "Workers").
+    """
+    return max(1, min(4, (cores or os.cpu_count() or 1) // 2))
 
 
 def use_uvloop() -> None:
-    """uvloop where installed (it comes with uvicorn[standard]): about twice asyncio's rate."""
+    """uvloop where installed (a dependency but on Windows): about twice asyncio's rate."""
     try:
         import uvloop
     except ImportError:
@@ -90,32 +91,17 @@ async def _serve(
     clock = ReceiptClock(layout.clock_file)  # receipt stamps never step back in the data dir
     handler = chaotic("receiver", receiver.make_handler(queue, clock), spec.chaos)
     gateway = Gateway(guard(handler, spec.auth), queue)  # API Gateway's CORS and authorizer
-    GuardedHttp.limits = spec.limits.within_open_files()
-    config = uvicorn.Config(
-        gateway,
-        loop="none",
-        http=GuardedHttp,
-        timeout_keep_alive=int(GuardedHttp.limits.idle_seconds) + 1,  # the protocol's is sooner
-        lifespan="off",
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        log_level="error",  # the protocol logs refusals in tallies, not one line each
-        timeout_graceful_shutdown=5,
-    )
-    server = _Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    loop = asyncio.get_running_loop()
+    endpoint = Endpoint(gateway, spec.limits.within_open_files(), loop)
+    server = await loop.create_server(endpoint.connection, sock=sock, backlog=BACKLOG)
+    endpoint.start()
+    ready.set()
     parent = os.getppid()
-    announced = False
-    while not serving.done():
-        if server.started and not announced:
-            ready.set()
-            announced = True
+    while not stop.is_set() and os.getppid() == parent:
         accepted[spec.index] = gateway.accepted
-        if stop.is_set() or os.getppid() != parent:
-            server.should_exit = True
         await asyncio.sleep(0.05)
+    server.close()  # no new connections; those open are answered, then closed
+    await endpoint.shutdown(SHUTDOWN_GRACE_SECONDS)
     accepted[spec.index] = gateway.accepted
     votes.close()
     clock.close()
-    serving.result()

@@ -1,6 +1,6 @@
 """`votectl up`: the local pipeline as processes on one machine, supervised.
 
-    gateway process(es): uvicorn -> Gateway -> receiver -> group commit -> votes-queue.db
+    gateway process(es): httptools endpoint -> Gateway -> receiver -> group commit -> votes-queue.db
     processor process:   Poller(votes) -> processor -> ready-queue.db
     writer process:      Poller(ready) -> writer    -> votes-table.db
 
