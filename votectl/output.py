@@ -28,6 +28,7 @@ __all__ = [
     "fail_line",
     "live_screen",
     "out",
+    "owns_terminal",
     "table",
     "warn",
 ]
@@ -90,8 +91,10 @@ def fail_line(message: str, hint: str | None) -> None:
 
 
 class StatusLine:
-    """One live line on stderr (`votectl up`); on a non-terminal, a complete plain line every
-    10 s, never wrapped (a log reader splits on newlines, not at 80 columns)."""
+    """One live line on stderr (`votectl up`) while this process owns the terminal: a process in
+    the background (`votectl up &`) draws nothing over the shell, and starts drawing once
+    brought to the foreground (`fg`). On a non-terminal, a complete plain line every 10 s,
+    never wrapped (a log reader splits on newlines, not at 80 columns)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
@@ -99,18 +102,21 @@ class StatusLine:
         self._ticks = 0
 
     def __enter__(self) -> StatusLine:
-        if self.enabled and err.is_terminal:
-            from rich.live import Live
-
-            self._live = Live("", console=err, refresh_per_second=4, transient=True)
-            self._live.__enter__()
         return self
 
     def update(self, text: str) -> None:
         if not self.enabled:
             return
-        if self._live is not None:
-            self._live.update(text)
+        if err.is_terminal:
+            if not owns_terminal(err.file):
+                return  # the shell's: nothing drawn, not even a refresh
+            if self._live is None:
+                from rich.live import Live
+
+                # no refresh thread: a line is drawn only here, after the ownership check
+                self._live = Live("", console=err, auto_refresh=False, transient=True)
+                self._live.__enter__()
+            self._live.update(text, refresh=True)
         elif self._ticks % 10 == 0:
             err.print(text, soft_wrap=True)
         self._ticks += 1
@@ -118,6 +124,15 @@ class StatusLine:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+
+
+def owns_terminal(stream: Any) -> bool:
+    """Whether this process is in the foreground of ``stream``'s terminal (a job started with
+    ``&``, or stopped and sent on with ``bg``, is not)."""
+    try:
+        return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 @contextmanager
