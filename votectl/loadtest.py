@@ -67,7 +67,6 @@ class LoadSettings:
     jwt_audience: str | None = None
     max_failure_ratio: float = 0.0  # failed requests / requests above this fail the run
 
-
     def __post_init__(self) -> None:
         if self.users < 1:
             raise UsageError(f"--users must be >= 1, got {self.users}")
@@ -326,15 +325,38 @@ def _run_locust(cmd: list[str], output: Output) -> None:
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     ) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line.rstrip())
-            output(line.rstrip())
+        try:
+            for line in proc.stdout:
+                tail.append(line.rstrip())
+                output(line.rstrip())
+        except BaseException:  # Ctrl-C (or any failure here): Locust must not run on
+            _stop_locust(proc)
+            raise
     if proc.returncode != 0:
         last = next((t for t in reversed(tail) if t.strip()), "")
         raise LoadtestFailed(
             f"locust exited with code {proc.returncode}: {last}",
             hint=f"run it by hand to see why: {' '.join(cmd)}",
         )
+
+
+LOCUST_STOP_SECONDS = 10.0  # its --stop-timeout (5 s) for the users, then its shutdown
+
+
+def _stop_locust(proc: subprocess.Popen[str]) -> None:
+    """Stop Locust and wait for it: SIGTERM (its graceful quit), SIGKILL if it lingers or a
+    second Ctrl-C comes. A terminal's Ctrl-C reaches Locust as well, but headless Locust goes
+    on after SIGINT until its -t ends, hammering the endpoint with no one reading."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.terminate()
+        proc.wait(LOCUST_STOP_SECONDS)
+    except BaseException:  # it lingers, or the user pressed Ctrl-C again
+        pass
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def read_summary(path: Path) -> tuple[RequestStats, list[ErrorKind], dict[str, Any]]:
