@@ -34,6 +34,12 @@ from votectl.errors import (
 __all__ = ["Aws", "aws_errors", "error_code", "no_such_action"]
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+# A custom endpoint (moto, LocalStack, a VPC endpoint) serves every action at its own host: the
+# SDK's host prefix ("stream-" for StartLiveTail) would name a host that does not exist. AWS:
+# "it can cause problems when using custom endpoints such as VPC endpoints or local testing
+# tools. In these cases, you might need to disable host prefix injection."
+# (https://docs.aws.amazon.com/sdkref/latest/guide/feature-host-prefix.html)
+_CUSTOM_ENDPOINT_CONFIG = _CONFIG.merge(Config(inject_host_prefix=False))
 _BAD_CREDENTIALS = {
     "ExpiredToken",
     "ExpiredTokenException",
@@ -85,7 +91,7 @@ class Aws:
                     service,
                     region_name=self.region,
                     endpoint_url=self.stage.endpoint_url,
-                    config=_CONFIG,
+                    config=_CUSTOM_ENDPOINT_CONFIG if self.stage.endpoint_url else _CONFIG,
                 )
         return self._clients[service]
 
