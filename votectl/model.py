@@ -70,6 +70,7 @@ class QueueMove:
     moved: int
     status: str = "COMPLETED"  # or CANCELLED, NONE_RUNNING, DRY_RUN
     came_back: int = 0  # of those moved, seen back in the DLQ before the command ended
+    pending: int = 0  # local: of those moved, neither handled nor back when it stopped waiting
     would_move: int = 0  # --dry-run: the messages in the DLQ now
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from votectl.local.status import LocalStatus
 from votectl.logevents import LogEvent
-from votectl.model import QueueStat, RedriveResult, Results
+from votectl.model import QueueMove, QueueStat, RedriveResult, Results
 from votectl.output import table
 from votectl.peek import PeekedMessage
 from votectl.watch import WatchState, sparkline
@@ -60,7 +60,17 @@ def redrive_table(result: RedriveResult) -> Table:
         return table("redrive --dry-run: would move", ["DLQ", "to", "messages"], rows)
     rows = [[m.dlq, m.source, m.moved, m.came_back, m.status] for m in result.queues]
     columns = ["DLQ", "to", "moved", "came back", "status"]
-    return table(f"redrive ({result.method})", columns, rows)
+    notes = [_redrive_note(m) for m in result.queues]
+    caption = "\n".join(note for note in notes if note) or None
+    return table(f"redrive ({result.method})", columns, rows, caption=caption)
+
+
+def _redrive_note(move: QueueMove) -> str | None:
+    if move.status == "QUEUED":
+        return f"{move.source}: no `votectl up` runs; the next one handles the {move.moved} moved"
+    if move.pending:
+        return f"{move.source}: {move.pending} not yet handled nor back (`votectl queue stats`)"
+    return None
 
 
 _COLOURS = {"receiver": "cyan", "processor": "magenta", "writer": "green"}
