@@ -478,10 +478,8 @@ class SqliteQueue:
     def redrive_ids(self) -> list[int]:
         """``redrive``, returning the ids of the messages moved (for ``whereabouts``)."""
         with Transaction(self._state) as state:
-            ids = [
-                row[0]
-                for row in state.execute("SELECT id FROM messages WHERE queue = ?", (self.dlq_name,))
-            ]
+            listed = state.execute("SELECT id FROM messages WHERE queue = ?", (self.dlq_name,))
+            ids = [row[0] for row in listed]
             state.execute(
                 "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, "
                 "first_received_at = NULL WHERE queue = ?",
