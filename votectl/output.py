@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 __all__ = [
+    "Fitted",
     "Progress",
     "StatusLine",
     "disable_color",
@@ -50,14 +53,51 @@ def table(
     rows: Iterable[Sequence[Any]],
     caption: str | None = None,
     left: int = 1,
-) -> Table:
-    """Columns right-aligned (numbers) but the first ``left`` ones (names, text)."""
+) -> Fitted:
+    """Columns right-aligned (numbers) but the first ``left`` ones (names, text); where the
+    table is wider than the terminal, one record per block (see ``Fitted``)."""
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     t = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for i, name in enumerate(columns):
         t.add_column(name, justify="left" if i < left else "right")
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
-    return t
+    for row in cells:
+        t.add_row(*row)
+    return Fitted(t, list(columns), cells)
+
+
+def _whole(markup: str) -> Text:
+    """A line (the same markup as a table cell) that is never wrapped nor cut."""
+    text = Text.from_markup(markup)
+    text.no_wrap, text.overflow = True, "ignore"
+    return text
+
+
+class Fitted:
+    """A table where it fits the width; where it does not, one record per block: the row's
+    first cell, then ``column: value`` lines. A value (a hash, a name, a URL) is never cut nor
+    broken: a line longer than the terminal is left whole for the terminal to wrap."""
+
+    def __init__(self, table: Table, columns: list[str], rows: list[list[str]]) -> None:
+        self.table, self.columns, self.rows = table, columns, rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        natural = Measurement.get(console, options.update_width(1_000_000), self.table).maximum
+        if natural <= options.max_width:
+            yield self.table
+            return
+        if self.table.title:
+            yield Text(str(self.table.title), style="italic", no_wrap=True, overflow="ignore")
+        for row in self.rows:
+            yield Text("")
+            yield _whole(f"[bold]{row[0]}[/]")
+            for name, value in zip(self.columns[1:], row[1:], strict=False):
+                yield _whole("  " + (value if name in ("", "value") else f"{name}: {value}"))
+        if self.table.caption:
+            yield Text("")
+            yield Text(str(self.table.caption))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.table)
 
 
 def emit(payload: dict[str, Any], human: Any, as_json: bool, soft_wrap: bool = False) -> None:
@@ -67,7 +107,7 @@ def emit(payload: dict[str, Any], human: Any, as_json: bool, soft_wrap: bool = F
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
         sys.stdout.flush()
     else:
-        out.print(human, soft_wrap=soft_wrap)
+        out.print(human, soft_wrap=soft_wrap, crop=False)  # a long value is never cut
 
 
 def emit_line(payload: dict[str, Any], human: Any, as_json: bool) -> None:

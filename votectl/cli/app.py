@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         fail_line("interrupted", None)
         return _exit(130)
-    except NoArgsIsHelpError:  # typer's rich help has already printed the help on stdout
+    except NoArgsIsHelpError as exc:  # Rich help is printed already; the narrow one is here
+        if exc.message.strip():
+            print(exc.message)
         return _exit(0)
     except ClickUsageError as exc:
         fail_line(exc.format_message(), _usage_hint(exc.ctx))

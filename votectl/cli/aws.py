@@ -14,11 +14,10 @@ from rich.text import Text
 from votectl.cli.options import JsonOut, StageName, with_stage
 from votectl.config import Stage, in_config, load_stage
 from votectl.errors import StackNotFound, UsageError
-from votectl.output import Progress, emit, err, table, warn
+from votectl.output import Fitted, Progress, emit, err, table, warn
 from votectl.plan import cost_line
 
 if TYPE_CHECKING:
-    from rich.table import Table
 
     from votectl.aws.deploy import Change
 
@@ -202,7 +201,7 @@ def _untouched(stack: str, outcome: str) -> dict[str, Any]:
     }
 
 
-def _changes_table(changes: Sequence[Change]) -> Table:
+def _changes_table(changes: Sequence[Change]) -> Fitted:
     rows = [[c.action, c.logical_id, c.resource_type, c.replacement] for c in changes]
     return table("change set", ["action", "resource", "type", "replacement"], rows)
 

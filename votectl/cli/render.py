@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
-from rich.table import Table
 
 from votectl.local.status import LocalStatus
 from votectl.logevents import LogEvent
 from votectl.model import QueueMove, QueueStat, RedriveResult, Results
-from votectl.output import table
+from votectl.output import Fitted, table
 from votectl.peek import PeekedMessage
 from votectl.watch import WatchState, sparkline
 
@@ -32,7 +31,7 @@ __all__ = [
 QUEUE_CAPTION = "messages, not votes: a message holds one vote or a batch of them"
 
 
-def results_table(results: Results) -> Table:
+def results_table(results: Results) -> Fitted:
     rows = [
         [aspect, r.votes, f"{r.mean:.2f}", *(r.scores[str(s)] for s in range(1, 6))]
         for aspect, r in results.aspects.items()
@@ -44,7 +43,7 @@ def results_table(results: Results) -> Table:
     )
 
 
-def queue_table(stats: list[QueueStat]) -> Table:
+def queue_table(stats: list[QueueStat]) -> Fitted:
     rows = [[s.name, s.visible, s.in_flight, s.delayed, s.source or ""] for s in stats]
     return table(
         "queues (messages)",
@@ -54,7 +53,7 @@ def queue_table(stats: list[QueueStat]) -> Table:
     )
 
 
-def redrive_table(result: RedriveResult) -> Table:
+def redrive_table(result: RedriveResult) -> Fitted:
     if result.method == "dry-run":
         rows = [[m.dlq, m.source, m.would_move] for m in result.queues]
         return table("redrive --dry-run: would move", ["DLQ", "to", "messages"], rows)
@@ -96,7 +95,7 @@ def log_line(event: LogEvent) -> str:
     )
 
 
-def peek_table(messages: list[PeekedMessage]) -> Table:
+def peek_table(messages: list[PeekedMessage]) -> Fitted:
     rows = []
     for m in messages:
         first = m.sample[0] if m.sample else None
@@ -150,7 +149,6 @@ def watch_view(state: WatchState, title: str) -> Group:
     if accepted is not None:
         said += f"   accepted: {accepted:,} votes ({_rate(per_s)}/s)"
     return Group(queues, said, "[dim]q or Ctrl-C leaves[/]")
-
 
 
 def status_view(report: Any) -> RenderableType:
