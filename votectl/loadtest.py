@@ -188,9 +188,19 @@ class LoadtestResult:
         if not s.requests:
             return LoadtestFailed(f"no request reached {self.url}")
         if self.failure_ratio > max_failure_ratio:
+            unauthorized = sum(
+                e.occurrences for e in self.errors if "401" in e.error and "bad:" not in e.name
+            )
+            said = f"{s.failures:,} of {s.requests:,} requests failed"
+            if unauthorized:
+                return LoadtestFailed(
+                    f"{said}, {unauthorized:,} of them with 401 Unauthorized: the endpoint wants"
+                    " a bearer token (a stage with auth jwt) and the users sent none that passed",
+                    hint="give the users tokens: --token-file FILE (`votectl token --count 50 >"
+                    " FILE`) or --jwt-secret-file (the stage's HS256 secret)",
+                )
             return LoadtestFailed(
-                f"{s.failures:,} of {s.requests:,} requests failed"
-                f" ({self.failure_ratio:.1%}; --max-failure-ratio {max_failure_ratio:g})",
+                f"{said} ({self.failure_ratio:.1%}; --max-failure-ratio {max_failure_ratio:g})",
                 hint="see 'errors by kind' and the Locust report; --max-failure-ratio allows some",
             )
         if self.lost:
@@ -244,11 +254,17 @@ def endpoint_url_for(stage: Stage) -> str:
             f"stage {stage.name!r}: the AWS target is not available ({exc})",
             hint="load-test the local target with --stage local",
         ) from None
-    url = AwsOperations(stage).stack.endpoint_url()
+    url = AwsOperations(stage).stack.endpoint_url()  # StackNotFound: "deploy the stage first"
+    if not url and stage.endpoint_url:
+        raise VotectlError(
+            f"stage {stage.name!r} is deployed on {stage.endpoint_url}, which made no HTTP"
+            " endpoint for it (moto creates no API Gateway HTTP API from CloudFormation)",
+            hint="load-test the local target (`votectl loadtest`), or a stage deployed on AWS",
+        )
     if not url:
         raise VotectlError(
             f"stage {stage.name!r} has no HTTP endpoint",
-            hint="deploy it with `votectl deploy --stage NAME`",
+            hint=f"deploy it with `votectl deploy --stage {stage.name}`",
         )
     return url.rstrip("/")
 

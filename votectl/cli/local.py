@@ -90,6 +90,11 @@ def up(
     from votectl.local.limits import Limits
     from votectl.local.supervisor import UpSettings, run_up
 
+    if auth is not None and auth not in ("none", "jwt"):  # a flag: name the flag, not the file
+        raise UsageError(
+            f"--auth must be none or jwt, got {auth!r}",
+            hint=f"votectl up --auth {auth.lower() if auth.lower() in ('none', 'jwt') else 'jwt'}",
+        )
     stage = load_stage(
         LOCAL,
         data_dir=data_dir,
