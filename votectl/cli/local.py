@@ -242,7 +242,13 @@ def demo(
     )
     emit(result.to_json(), summary, as_json)
     if not as_json and result.top_title is not None:
-        emit({}, results_table(result.top_title), False)
+        title = result.top_title.title_id
+        said = (
+            f"{title} is a sample title id: the demo's voters rate made-up titles tt1, tt2, ..."
+            f" (the lower the number, the more popular); {title} got the most votes."
+            f" `votectl results TITLE_ID` shows any title"
+        )
+        emit({}, results_table(result.top_title, caption=said), False)
     failure = load.failure()
     if failure is not None:
         raise failure

@@ -31,7 +31,7 @@ __all__ = [
 QUEUE_CAPTION = "messages, not votes: a message holds one vote or a batch of them"
 
 
-def results_table(results: Results) -> Fitted:
+def results_table(results: Results, caption: str | None = None) -> Fitted:
     rows = [
         [aspect, r.votes, f"{r.mean:.2f}", *(r.scores[str(s)] for s in range(1, 6))]
         for aspect, r in results.aspects.items()
@@ -40,6 +40,7 @@ def results_table(results: Results) -> Fitted:
         f"results for {results.title_id}",
         ["aspect", "votes", "mean", "1", "2", "3", "4", "5"],
         rows,
+        caption=caption,
     )
 
 
