@@ -95,6 +95,7 @@ class Pulse:
     target's own messages/s in (AWS: CloudWatch, a minute behind)."""
 
     accepted: int | None = None  # votes answered 202 since `votectl up` started
+    accepted_at: float | None = None  # unix seconds `votectl up` counted ``accepted`` at
     oldest_age_s: dict[str, float | None] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
     in_rate: dict[str, float | None] = field(default_factory=dict)

@@ -119,11 +119,20 @@ def _pipeline_series(samples: list[Sample]) -> tuple[Series, Series, Series]:
         for q in s.queues:
             depths.setdefault(q.name, []).append((s.at, q.visible + q.in_flight + q.delayed))
         table["votes in the table"].append((s.at, s.table))
-    with_totals = [s for s in samples if s.pulse.accepted is not None]
-    for old, new in zip(with_totals, with_totals[1:], strict=False):
-        if new.at > old.at:
-            rate = (new.pulse.accepted or 0) - (old.pulse.accepted or 0)
-            accepted["votes/s accepted"].append((new.at, max(0.0, rate / (new.at - old.at))))
+    # each total at the moment `votectl up` counted it (its own clock, as Locust's rows are),
+    # not when the sampler read it: read twice, a total counts once
+    totals = sorted(
+        {
+            (s.pulse.accepted_at or s.at, s.pulse.accepted)
+            for s in samples
+            if s.pulse.accepted is not None
+        }
+    )
+    if totals:  # as requests/s: the series starts at the first total, at 0
+        accepted["votes/s accepted"].append((totals[0][0], 0.0))
+    for (t0, a0), (t1, a1) in zip(totals, totals[1:], strict=False):
+        if t1 > t0:
+            accepted["votes/s accepted"].append((t1, max(0.0, (a1 - a0) / (t1 - t0))))
     return depths, table, accepted
 
 
@@ -141,8 +150,8 @@ def svg_chart(
     span = max(end - start, 1.0)
     peak = max((v for points in series.values() for _, v in points), default=0.0) or 1.0
 
-    def x(t: float) -> float:
-        return left + (t - start) / span * (width - left - right)
+    def x(t: float) -> float:  # a reading a moment outside the run sits on its edge
+        return left + (min(max(t, start), start + span) - start) / span * (width - left - right)
 
     def y(v: float) -> float:
         return height - bottom - v / peak * (height - top - bottom)

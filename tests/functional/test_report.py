@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.functional.conftest import Up, votectl
 from votectl.model import Pulse, QueueStat
-from votectl.report import Recorder, read_history, render_html, svg_chart
+from votectl.report import Recorder, _pipeline_series, read_history, render_html, svg_chart
 from votectl.watch import Sample
 
 
@@ -112,3 +112,18 @@ def test_marks_close_in_time_get_labels_of_their_own() -> None:
     }
     assert set(labels) == {"load ends", "drained"}
     assert labels["load ends"][1] != labels["drained"][1]  # one row each: no overprint
+
+
+def test_votes_per_second_are_placed_when_up_counted_them() -> None:
+    """The sampler may read `votectl up`'s total twice, a second after it was counted: each
+    total counts once, at the time up wrote it."""
+    queues = [QueueStat("votes", 0, 0, 0, False)]
+    recorder = Recorder(lambda: Sample(0, [], 0, Pulse()))
+    recorder.samples = [
+        Sample(100.9, queues, 0, Pulse(accepted=0, accepted_at=100.0)),
+        Sample(101.9, queues, 0, Pulse(accepted=300, accepted_at=101.0)),
+        Sample(102.0, queues, 0, Pulse(accepted=300, accepted_at=101.0)),
+        Sample(102.9, queues, 0, Pulse(accepted=900, accepted_at=102.0)),
+    ]
+    _, _, accepted = _pipeline_series(recorder.samples)
+    assert accepted["votes/s accepted"] == [(100.0, 0.0), (101.0, 300.0), (102.0, 600.0)]

@@ -101,10 +101,13 @@ class LocalOperations:
         return found
 
     def pulse(self) -> Pulse:
+        accepted: int | None = None  # None: no `votectl up` running here
+        accepted_at: float | None = None
         try:
-            accepted: int | None = int(json.loads(self.layout.status_file.read_text())["accepted"])
+            status = json.loads(self.layout.status_file.read_text())
+            accepted, accepted_at = int(status["accepted"]), float(status["at"])
         except (OSError, ValueError, KeyError, TypeError):
-            accepted = None  # no `votectl up` running here
+            pass
         ages: dict[str, float | None] = {}
         sent: dict[str, int] = {}
         for name in QUEUES:
@@ -117,7 +120,7 @@ class LocalOperations:
                     ages[queue] = (time.time() * 1000 - oldest[0][2]) / 1000 if oldest else None
             finally:
                 q.close()
-        return Pulse(accepted=accepted, oldest_age_s=ages, sent=sent)
+        return Pulse(accepted=accepted, accepted_at=accepted_at, oldest_age_s=ages, sent=sent)
 
     def redrive(
         self,
