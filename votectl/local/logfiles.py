@@ -83,9 +83,12 @@ class _RotatingWriter(io.TextIOBase):
     def _stamped(self, text: str) -> str:
         """``text`` with the time it is written before each line that starts here and does not
         carry its own (the handlers' JSON lines do; a poller's warning, a traceback do not)."""
-        if self._line_start and text.startswith(_HANDLER_LINE) and text.find("\n") >= len(text) - 1:
+        if text.find("\n", 0, len(text) - 1) < 0:  # the usual write: a line, or part of one
+            starts = self._line_start
             self._line_start = text.endswith("\n")
-            return text  # the hot path: one handler line per write
+            if starts and not text.startswith(_HANDLER_LINE):
+                return f"{_stamp(time.time())} {text}"
+            return text
         parts = []
         for part in text.splitlines(keepends=True):
             if self._line_start and not part.startswith(_HANDLER_LINE):
