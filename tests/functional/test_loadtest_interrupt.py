@@ -72,6 +72,7 @@ def test_ctrl_c_stops_locust(up_factory: Callable[..., Up], tmp_path: Path) -> N
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
         _, stderr = proc.communicate(timeout=30)
         assert proc.returncode == 130, stderr[-2000:]
+        assert stderr.rstrip().endswith("error: interrupted"), stderr[-2000:]
         assert "Traceback" not in stderr
         poll(lambda: _stable(up), timeout=30, interval=0)
         assert _locusts(str(report)) == []

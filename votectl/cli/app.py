@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback"
         )
         return _exit(1)
+    if rv == 130:  # typer turns Ctrl-C into Exit(130) itself, before the handler above
+        fail_line("interrupted", None)
     return _exit(rv if isinstance(rv, int) else 0)
 
 
