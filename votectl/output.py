@@ -73,16 +73,18 @@ def _whole(markup: str) -> Text:
 
 
 class Fitted:
-    """A table where it fits the width; where it does not, one record per block: the row's
-    first cell, then ``column: value`` lines. A value (a hash, a name, a URL) is never cut nor
+    """A table where it fits the width (its cells wrapped at spaces if need be); where even
+    that would cut a word, one record per block: the row's first cell, then ``column: value``
+    lines. A value (a hash, a name, a URL) is never cut nor
     broken: a line longer than the terminal is left whole for the terminal to wrap."""
 
     def __init__(self, table: Table, columns: list[str], rows: list[list[str]]) -> None:
         self.table, self.columns, self.rows = table, columns, rows
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        natural = Measurement.get(console, options.update_width(1_000_000), self.table).maximum
-        if natural <= options.max_width:
+        # the narrowest the table can be with each cell wrapped at spaces: its longest words
+        narrowest = Measurement.get(console, options.update_width(1_000_000), self.table).minimum
+        if narrowest <= options.max_width:  # Rich wraps the cells; no word is cut
             yield self.table
             return
         if self.table.title:
@@ -91,7 +93,8 @@ class Fitted:
             yield Text("")
             yield _whole(f"[bold]{row[0]}[/]")
             for name, value in zip(self.columns[1:], row[1:], strict=False):
-                yield _whole("  " + (value if name in ("", "value") else f"{name}: {value}"))
+                if value:  # an empty cell says nothing
+                    yield _whole("  " + (value if name in ("", "value") else f"{name}: {value}"))
         if self.table.caption:
             yield Text("")
             yield Text(str(self.table.caption))
