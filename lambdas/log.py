@@ -5,8 +5,8 @@
 
 A stdlib ``logging.Formatter`` and msgspec, not Powertools' Logger: the same line for about
 nothing in zip size or import time (README, "Handler logs"). On Lambda (AWS_LAMBDA_FUNCTION_NAME
-set) the default level is INFO; locally WARNING, so `votectl up` stays quiet unless LOG_LEVEL
-says otherwise. Handlers log per batch or request, never per vote.
+set) the default level is INFO; elsewhere WARNING (a test, a script), and `votectl up`'s pollers
+set LOG_LEVEL=INFO unless it is set. Handlers log per batch or request, never per vote.
 """
 
 from __future__ import annotations

@@ -306,6 +306,11 @@ def read_config(path: Path) -> dict[str, dict[str, Any]]:
     return stages
 
 
+def known_stages(config_path: Path | None = None) -> list[str]:
+    """The stages votectl.toml defines, in its order."""
+    return list(read_config(config_path or Path(CONFIG_FILE)))
+
+
 def in_config(name: str, config_path: Path | None = None) -> bool:
     """Whether votectl.toml defines stage ``name``."""
     return name in read_config(config_path or Path(CONFIG_FILE))

@@ -67,7 +67,6 @@ class LoadSettings:
     jwt_audience: str | None = None
     max_failure_ratio: float = 0.0  # failed requests / requests above this fail the run
 
-
     def __post_init__(self) -> None:
         if self.users < 1:
             raise UsageError(f"--users must be >= 1, got {self.users}")
@@ -189,9 +188,19 @@ class LoadtestResult:
         if not s.requests:
             return LoadtestFailed(f"no request reached {self.url}")
         if self.failure_ratio > max_failure_ratio:
+            unauthorized = sum(
+                e.occurrences for e in self.errors if "401" in e.error and "bad:" not in e.name
+            )
+            said = f"{s.failures:,} of {s.requests:,} requests failed"
+            if unauthorized:
+                return LoadtestFailed(
+                    f"{said}, {unauthorized:,} of them with 401 Unauthorized: the endpoint wants"
+                    " a bearer token (a stage with auth jwt) and the users sent none that passed",
+                    hint="give the users tokens: --token-file FILE (`votectl token --count 50 >"
+                    " FILE`) or --jwt-secret-file (the stage's HS256 secret)",
+                )
             return LoadtestFailed(
-                f"{s.failures:,} of {s.requests:,} requests failed"
-                f" ({self.failure_ratio:.1%}; --max-failure-ratio {max_failure_ratio:g})",
+                f"{said} ({self.failure_ratio:.1%}; --max-failure-ratio {max_failure_ratio:g})",
                 hint="see 'errors by kind' and the Locust report; --max-failure-ratio allows some",
             )
         if self.lost:
@@ -245,11 +254,17 @@ def endpoint_url_for(stage: Stage) -> str:
             f"stage {stage.name!r}: the AWS target is not available ({exc})",
             hint="load-test the local target with --stage local",
         ) from None
-    url = AwsOperations(stage).stack.endpoint_url()
+    url = AwsOperations(stage).stack.endpoint_url()  # StackNotFound: "deploy the stage first"
+    if not url and stage.endpoint_url:
+        raise VotectlError(
+            f"stage {stage.name!r} is deployed on {stage.endpoint_url}, which made no HTTP"
+            " endpoint for it (moto creates no API Gateway HTTP API from CloudFormation)",
+            hint="load-test the local target (`votectl loadtest`), or a stage deployed on AWS",
+        )
     if not url:
         raise VotectlError(
             f"stage {stage.name!r} has no HTTP endpoint",
-            hint="deploy it with `votectl deploy --stage NAME`",
+            hint=f"deploy it with `votectl deploy --stage {stage.name}`",
         )
     return url.rstrip("/")
 
@@ -326,15 +341,38 @@ def _run_locust(cmd: list[str], output: Output) -> None:
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     ) as proc:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line.rstrip())
-            output(line.rstrip())
+        try:
+            for line in proc.stdout:
+                tail.append(line.rstrip())
+                output(line.rstrip())
+        except BaseException:  # Ctrl-C (or any failure here): Locust must not run on
+            _stop_locust(proc)
+            raise
     if proc.returncode != 0:
         last = next((t for t in reversed(tail) if t.strip()), "")
         raise LoadtestFailed(
             f"locust exited with code {proc.returncode}: {last}",
             hint=f"run it by hand to see why: {' '.join(cmd)}",
         )
+
+
+LOCUST_STOP_SECONDS = 10.0  # its --stop-timeout (5 s) for the users, then its shutdown
+
+
+def _stop_locust(proc: subprocess.Popen[str]) -> None:
+    """Stop Locust and wait for it: SIGTERM (its graceful quit), SIGKILL if it lingers or a
+    second Ctrl-C comes. A terminal's Ctrl-C reaches Locust as well, but headless Locust goes
+    on after SIGINT until its -t ends, hammering the endpoint with no one reading."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.terminate()
+        proc.wait(LOCUST_STOP_SECONDS)
+    except BaseException:  # it lingers, or the user pressed Ctrl-C again
+        pass
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def read_summary(path: Path) -> tuple[RequestStats, list[ErrorKind], dict[str, Any]]:

@@ -42,7 +42,7 @@ class LogQuery:
         unknown = set(self.functions) - set(FUNCTIONS)
         if unknown or not self.functions:
             raise UsageError(
-                f"-f must be among {', '.join(FUNCTIONS)}, got {', '.join(sorted(unknown))}"
+                f"--function must be among {', '.join(FUNCTIONS)}, got {', '.join(sorted(unknown))}"
             )
         if self.filter_text is not None and (not self.filter_text or '"' in self.filter_text):
             raise UsageError("--filter takes a non-empty text without double quotes")

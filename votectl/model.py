@@ -70,6 +70,7 @@ class QueueMove:
     moved: int
     status: str = "COMPLETED"  # or CANCELLED, NONE_RUNNING, DRY_RUN
     came_back: int = 0  # of those moved, seen back in the DLQ before the command ended
+    pending: int = 0  # local: of those moved, neither handled nor back when it stopped waiting
     would_move: int = 0  # --dry-run: the messages in the DLQ now
 
 
@@ -95,6 +96,7 @@ class Pulse:
     the table's consumed write units per vote written (AWS: the writer's metrics)."""
 
     accepted: int | None = None  # votes answered 202 since `votectl up` started
+    accepted_at: float | None = None  # unix seconds `votectl up` counted ``accepted`` at
     oldest_age_s: dict[str, float | None] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
     in_rate: dict[str, float | None] = field(default_factory=dict)

@@ -14,11 +14,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 __all__ = [
+    "Fitted",
     "Progress",
     "StatusLine",
     "disable_color",
@@ -28,6 +31,7 @@ __all__ = [
     "fail_line",
     "live_screen",
     "out",
+    "owns_terminal",
     "table",
     "warn",
 ]
@@ -49,14 +53,54 @@ def table(
     rows: Iterable[Sequence[Any]],
     caption: str | None = None,
     left: int = 1,
-) -> Table:
-    """Columns right-aligned (numbers) but the first ``left`` ones (names, text)."""
+) -> Fitted:
+    """Columns right-aligned (numbers) but the first ``left`` ones (names, text); where the
+    table is wider than the terminal, one record per block (see ``Fitted``)."""
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
     t = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for i, name in enumerate(columns):
         t.add_column(name, justify="left" if i < left else "right")
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
-    return t
+    for row in cells:
+        t.add_row(*row)
+    return Fitted(t, list(columns), cells)
+
+
+def _whole(markup: str) -> Text:
+    """A line (the same markup as a table cell) that is never wrapped nor cut."""
+    text = Text.from_markup(markup)
+    text.no_wrap, text.overflow = True, "ignore"
+    return text
+
+
+class Fitted:
+    """A table where it fits the width (its cells wrapped at spaces if need be); where even
+    that would cut a word, one record per block: the row's first cell, then ``column: value``
+    lines. A value (a hash, a name, a URL) is never cut nor
+    broken: a line longer than the terminal is left whole for the terminal to wrap."""
+
+    def __init__(self, table: Table, columns: list[str], rows: list[list[str]]) -> None:
+        self.table, self.columns, self.rows = table, columns, rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # the narrowest the table can be with each cell wrapped at spaces: its longest words
+        narrowest = Measurement.get(console, options.update_width(1_000_000), self.table).minimum
+        if narrowest <= options.max_width:  # Rich wraps the cells; no word is cut
+            yield self.table
+            return
+        if self.table.title:
+            yield Text(str(self.table.title), style="italic", no_wrap=True, overflow="ignore")
+        for row in self.rows:
+            yield Text("")
+            yield _whole(f"[bold]{row[0]}[/]")
+            for name, value in zip(self.columns[1:], row[1:], strict=False):
+                if value:  # an empty cell says nothing
+                    yield _whole("  " + (value if name in ("", "value") else f"{name}: {value}"))
+        if self.table.caption:
+            yield Text("")
+            yield Text(str(self.table.caption))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.table)
 
 
 def emit(payload: dict[str, Any], human: Any, as_json: bool, soft_wrap: bool = False) -> None:
@@ -66,7 +110,7 @@ def emit(payload: dict[str, Any], human: Any, as_json: bool, soft_wrap: bool = F
         sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False) + "\n")
         sys.stdout.flush()
     else:
-        out.print(human, soft_wrap=soft_wrap)
+        out.print(human, soft_wrap=soft_wrap, crop=False)  # a long value is never cut
 
 
 def emit_line(payload: dict[str, Any], human: Any, as_json: bool) -> None:
@@ -90,8 +134,10 @@ def fail_line(message: str, hint: str | None) -> None:
 
 
 class StatusLine:
-    """One live line on stderr (`votectl up`); on a non-terminal, a complete plain line every
-    10 s, never wrapped (a log reader splits on newlines, not at 80 columns)."""
+    """One live line on stderr (`votectl up`) while this process owns the terminal: a process in
+    the background (`votectl up &`) draws nothing over the shell, and starts drawing once
+    brought to the foreground (`fg`). On a non-terminal, a complete plain line every 10 s,
+    never wrapped (a log reader splits on newlines, not at 80 columns)."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
@@ -99,18 +145,21 @@ class StatusLine:
         self._ticks = 0
 
     def __enter__(self) -> StatusLine:
-        if self.enabled and err.is_terminal:
-            from rich.live import Live
-
-            self._live = Live("", console=err, refresh_per_second=4, transient=True)
-            self._live.__enter__()
         return self
 
     def update(self, text: str) -> None:
         if not self.enabled:
             return
-        if self._live is not None:
-            self._live.update(text)
+        if err.is_terminal:
+            if not owns_terminal(err.file):
+                return  # the shell's: nothing drawn, not even a refresh
+            if self._live is None:
+                from rich.live import Live
+
+                # no refresh thread: a line is drawn only here, after the ownership check
+                self._live = Live("", console=err, auto_refresh=False, transient=True)
+                self._live.__enter__()
+            self._live.update(text, refresh=True)
         elif self._ticks % 10 == 0:
             err.print(text, soft_wrap=True)
         self._ticks += 1
@@ -118,6 +167,15 @@ class StatusLine:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
+
+
+def owns_terminal(stream: Any) -> bool:
+    """Whether this process is in the foreground of ``stream``'s terminal (a job started with
+    ``&``, or stopped and sent on with ``bg``, is not)."""
+    try:
+        return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 @contextmanager

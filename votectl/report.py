@@ -71,21 +71,36 @@ def recording(
 
 
 def read_history(path: Path) -> dict[str, Series]:
-    """Locust's aggregated history: requests/s and p50/p99 latency a second."""
+    """Locust's aggregated history: requests/s and failures/s a second, and p50/p99 latency.
+
+    The rates come from the rows' running totals (Total Request Count, Total Failure Count),
+    as votes/s accepted comes from `votectl up`'s running total: both series then start with
+    the load. Locust's own Requests/s column is a rolling figure that reads 0 for the first
+    two seconds of a run.
+    """
     rates: Series = {"requests/s": [], "failures/s": []}
     latency: Series = {"p50 ms": [], "p99 ms": []}
+    totals: list[tuple[float, float, float]] = []  # (at, requests, failures)
     try:
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
                 if row.get("Name") != "Aggregated":
                     continue
                 at = float(row["Timestamp"])
-                rates["requests/s"].append((at, _num(row["Requests/s"])))
-                rates["failures/s"].append((at, _num(row["Failures/s"])))
+                totals.append(
+                    (at, _num(row["Total Request Count"]), _num(row["Total Failure Count"]))
+                )
                 latency["p50 ms"].append((at, _num(row["50%"])))
                 latency["p99 ms"].append((at, _num(row["99%"])))
     except (OSError, KeyError, ValueError):
         pass  # no history: the page says so
+    if totals:
+        rates["requests/s"].append((totals[0][0], 0.0))
+        rates["failures/s"].append((totals[0][0], 0.0))
+    for (t0, r0, f0), (t1, r1, f1) in zip(totals, totals[1:], strict=False):
+        if t1 > t0:
+            rates["requests/s"].append((t1, max(0.0, (r1 - r0) / (t1 - t0))))
+            rates["failures/s"].append((t1, max(0.0, (f1 - f0) / (t1 - t0))))
     return {"requests": rates, "latency": latency}
 
 
@@ -104,11 +119,20 @@ def _pipeline_series(samples: list[Sample]) -> tuple[Series, Series, Series]:
         for q in s.queues:
             depths.setdefault(q.name, []).append((s.at, q.visible + q.in_flight + q.delayed))
         table["votes in the table"].append((s.at, s.table))
-    with_totals = [s for s in samples if s.pulse.accepted is not None]
-    for old, new in zip(with_totals, with_totals[1:], strict=False):
-        if new.at > old.at:
-            rate = (new.pulse.accepted or 0) - (old.pulse.accepted or 0)
-            accepted["votes/s accepted"].append((new.at, max(0.0, rate / (new.at - old.at))))
+    # each total at the moment `votectl up` counted it (its own clock, as Locust's rows are),
+    # not when the sampler read it: read twice, a total counts once
+    totals = sorted(
+        {
+            (s.pulse.accepted_at or s.at, s.pulse.accepted)
+            for s in samples
+            if s.pulse.accepted is not None
+        }
+    )
+    if totals:  # as requests/s: the series starts at the first total, at 0
+        accepted["votes/s accepted"].append((totals[0][0], 0.0))
+    for (t0, a0), (t1, a1) in zip(totals, totals[1:], strict=False):
+        if t1 > t0:
+            accepted["votes/s accepted"].append((t1, max(0.0, (a1 - a0) / (t1 - t0))))
     return depths, table, accepted
 
 
@@ -126,8 +150,8 @@ def svg_chart(
     span = max(end - start, 1.0)
     peak = max((v for points in series.values() for _, v in points), default=0.0) or 1.0
 
-    def x(t: float) -> float:
-        return left + (t - start) / span * (width - left - right)
+    def x(t: float) -> float:  # a reading a moment outside the run sits on its edge
+        return left + (min(max(t, start), start + span) - start) / span * (width - left - right)
 
     def y(v: float) -> float:
         return height - bottom - v / peak * (height - top - bottom)
@@ -141,13 +165,17 @@ def svg_chart(
         f'<text x="{left - 6}" y="{y(0) + 4}" text-anchor="end">0</text>',
         f'<text x="{width - right}" y="{height - 8}" text-anchor="end">{span:,.0f} s</text>',
     ]
-    for name, at in marks.items():
-        if start <= at <= end:
-            parts.append(
-                f'<line x1="{x(at):.1f}" y1="{top}" x2="{x(at):.1f}" y2="{y(0)}" '
-                f'stroke="#aaa" stroke-dasharray="4 3"/><text x="{x(at) + 3:.1f}" y="{top + 10}" '
-                f'font-size="11">{html.escape(name)}</text>'
-            )
+    shown = sorted((at, name) for name, at in marks.items() if start <= at <= end)
+    for row, (at, name) in enumerate(shown):  # a row each: marks close in time never overlap
+        label_y = top + 10 + 13 * row
+        beyond = x(at) > width - right - 90  # near the right edge: the label to the left
+        label_x = x(at) - 3 if beyond else x(at) + 3
+        parts.append(
+            f'<line x1="{x(at):.1f}" y1="{top}" x2="{x(at):.1f}" y2="{y(0)}" '
+            f'stroke="#aaa" stroke-dasharray="4 3"/><text x="{label_x:.1f}" y="{label_y}" '
+            f'font-size="11" text-anchor="{"end" if beyond else "start"}">'
+            f"{html.escape(name)}</text>"
+        )
     for n, (label, points) in enumerate(series.items()):
         colour = _COLOURS[n % len(_COLOURS)]
         if points:

@@ -63,3 +63,6 @@ def test_demo_table_names_202s_distinct_votes_and_its_bound() -> None:
     assert int(rows["votes accepted (202)"].replace(",", "")) > 0
     assert int(rows["distinct votes accepted"].replace(",", "")) > 0
     assert "1 Locust process" in rows["load generator"] and "the bound" in rows["load generator"]
+    top = next(line for line in result.stdout.splitlines() if line.startswith("results for "))
+    title = top.split()[2]
+    assert f"{title} is a sample title id" in " ".join(result.stdout.split())

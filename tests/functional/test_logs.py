@@ -4,6 +4,7 @@ CloudWatch Logs in moto (FilterLogEvents; moto has no StartLiveTail, so --follow
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def test_up_keeps_each_childs_output_and_logs_reads_it(
             f.write(handler_line(function, "another vote", "corr-7", ago) + "\n")
 
     target = ("--data-dir", str(up.data_dir))
-    plain = [e for e in logs_json(*target, "-f", "processor") if e["level"] is None]
+    plain = [e for e in logs_json(*target, "--function", "processor") if e["level"] is None]
     assert any("injected failure" in e["message"] for e in plain)
     assert all(e["function"] == "processor" for e in plain)
 
@@ -95,7 +96,7 @@ def test_logs_follow_prints_new_lines_until_interrupted(tmp_path: Path) -> None:
             "logs",
             "--data-dir",
             str(tmp_path),
-            "--follow",
+            "-f",  # follow, as in docker, kubectl and `aws logs tail`
             "--json",
         ],
         stdout=subprocess.PIPE,
@@ -116,6 +117,61 @@ def test_logs_follow_prints_new_lines_until_interrupted(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_default_level_shows_the_handlers_batch_lines(up: Up) -> None:
+    with up.client() as client:
+        for n in range(3):
+            vote = {**VOTE, "user_id": f"u{n}"}
+            assert client.post("/votes", json=vote).status_code == 202
+    target = ("--data-dir", str(up.data_dir))
+
+    def batches() -> set[str]:
+        return {e["function"] for e in logs_json(*target) if e["level"] == "INFO"}
+
+    assert poll(lambda: batches() >= {"processor", "writer"}, timeout=30)
+    human = votectl("logs", *target)
+    assert "processor" in human.stdout and "writer" in human.stdout
+
+
+def test_lines_without_their_own_time_carry_the_time_they_were_written(tmp_path: Path) -> None:
+    """A poller's warning or a traceback (not a handler's JSON line) is stamped as it is
+    written: reading it later, after the file changed again, does not make it look new."""
+    (tmp_path / "votes-table.db").touch()
+    log = tmp_path / "logs" / "processor.log"
+    saved = sys.stdout, sys.stderr
+    try:
+        child_main(str(log), lambda: print("processor: injected failure\nTraceback: two lines"))
+    finally:
+        sys.stdout, sys.stderr = saved
+    written = datetime.now(UTC)
+    with log.open("a") as f:  # a handler line, later; and the file's mtime an hour on
+        f.write(handler_line("processor", "batch forwarded", "c1", 0) + "\n")
+    later = written.timestamp() + 3600
+    os.utime(log, (later, later))
+    events = logs_json("--data-dir", str(tmp_path), "--since", "1d")
+    plain = {e["message"]: e for e in events if e["level"] is None}
+    assert set(plain) == {"processor: injected failure", "Traceback: two lines"}
+    for event in plain.values():
+        at = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+        assert abs((at - written).total_seconds()) < 60, event  # not the mtime, an hour on
+
+
+def test_no_lines_says_so(tmp_path: Path) -> None:
+    (tmp_path / "votes-table.db").touch()
+    (tmp_path / "logs").mkdir()
+    done = votectl("logs", "--data-dir", str(tmp_path))
+    assert done.returncode == 0 and done.stdout == ""
+    assert "no lines from receiver, processor, writer in the last 10m" in done.stderr
+    assert "hint:" in done.stderr
+
+
+def test_logs_help_says_what_json_prints() -> None:
+    done = votectl("logs", "--help", env={"COLUMNS": "200"})
+    assert "JSON Lines" in done.stdout and "one JSON document" not in done.stdout
+    rows = done.stdout.splitlines()
+    assert any("--follow" in row and " -f " in row for row in rows), done.stdout
+    assert not any("--function" in row and " -f " in row for row in rows), done.stdout
 
 
 def test_a_childs_log_rotates_and_stays_bounded(tmp_path: Path) -> None:
@@ -187,16 +243,16 @@ def test_cloudwatch_events_interleave_by_time_and_follow_polls(
     assert [e.function for e in reader.read(LogQuery(("writer",)))] == ["writer"]
     assert [e.message for e in reader.read(LogQuery(filter_text="c9"))] == ["r", "p", "w"]
 
-    def no_live_tail(**_: Any) -> None:  # as moto before 5.2.5, and emulators without it
-        raise NotImplementedError
-
-    client.start_live_tail = no_live_tail
+    # moto's StartLiveTail, as it is: one update with what is stored, then the stream ends
     follow = reader.read(LogQuery(), follow=True)
     assert [next(follow).message for _ in range(4)][-1] == "w"
     later = int(datetime.now(UTC).timestamp() * 1000) + 5
     put(client, groups["processor"], [(later, handler_line("processor", "new", "c10", 0))])
-    assert next(follow).message == "new"  # polled: moto has no StartLiveTail
-    assert waits and waits[0] == 0.25
+    assert next(follow).message == "new"
+    assert waits and waits[0] == 0.25  # the session ended on its own: polled from then on
+    even_later = later + 5
+    put(client, groups["writer"], [(even_later, handler_line("writer", "newer", "c11", 0))])
+    assert next(follow).message == "newer"  # each line once: nothing replayed
 
 
 def test_cli_logs_against_a_moto_server(cli: Any, moto_url: str) -> None:
@@ -221,10 +277,46 @@ def test_cli_logs_against_a_moto_server(cli: Any, moto_url: str) -> None:
     done = cli("logs", *target, "--filter", "cX", "--json")
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [e["function"] for e in lines] == ["receiver", "processor", "writer"]
+    _follow_on_the_moto_server(cli, target, client, names)
     assert cli("logs", *target, "--since", "1x", code=2).stderr.count("error:") == 1
     # the live view reads the same stack: queue attributes, DescribeTable, CloudWatch
     frame = cli("watch", *target, "--frames", "1").stdout
     assert "votes-dlq" in frame and "table: 0 votes" in frame and "accepted" not in frame
+
+
+def _follow_on_the_moto_server(
+    cli: Any, target: tuple[str, ...], client: Any, names: dict[str, str]
+) -> None:
+    """`votectl logs -f` against the real moto server: its StartLiveTail (reached without the
+    SDK's "stream-" host prefix) answers once and closes; new lines still come, each once."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "votectl", "logs", *target, "-f", "--filter", "cX", "--json"],
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert all(lines), proc.communicate(timeout=15)[1]
+        first = [json.loads(line)["function"] for line in lines]
+        assert first == ["receiver", "processor", "writer"]
+        later = int(datetime.now(UTC).timestamp() * 1000) + 10
+        client.put_log_events(
+            logGroupName=f"/aws/lambda/{names['writer']}",
+            logStreamName="s",
+            logEvents=[{"timestamp": later, "message": handler_line("writer", "late", "cX", 0)}],
+        )
+        assert json.loads(proc.stdout.readline())["message"] == "late"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=15)
+        assert proc.returncode == 130, stderr
+        assert "stream-" not in stderr and "cannot reach" not in stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_a_child_whose_log_cannot_be_opened_still_runs(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def test_since_refuses_what_it_cannot_read(text: str) -> None:
 
 
 def test_query_checks_functions_and_filter() -> None:
-    with pytest.raises(UsageError, match="-f must be among"):
+    with pytest.raises(UsageError, match="--function must be among"):
         LogQuery(("gateway",))
     with pytest.raises(UsageError, match="double quotes"):
         LogQuery(filter_text='a"b')

@@ -19,7 +19,30 @@ from votectl.aws.session import aws_errors
 from votectl.aws.stack import read_stack, stack_parameters, template_body
 from votectl.errors import DeployFailed, StackBusy, StackNotFound
 
-__all__ = ["Change", "confirm", "create_change_set", "describe_changes", "execute"]
+__all__ = [
+    "EMULATOR_CREATES_NONE",
+    "Change",
+    "confirm",
+    "create_change_set",
+    "describe_changes",
+    "execute",
+]
+
+# The template's resource types moto's CloudFormation creates nothing for (moto 5.2: no
+# CloudFormationModel for them; tests/unit/test_changeset_notes.py checks this list against the
+# installed moto). On an emulator the change set still lists them as "add".
+EMULATOR_CREATES_NONE = frozenset(
+    {
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGatewayV2::Authorizer",
+        "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::Route",
+        "AWS::ApiGatewayV2::Stage",
+        "AWS::CloudWatch::Alarm",
+        "AWS::Lambda::Url",
+        "AWS::SNS::Subscription",
+    }
+)
 
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 _ACTIONS = {"Add": "add", "Modify": "modify", "Remove": "remove", "Import": "import"}

@@ -1,8 +1,12 @@
 """The three functions' CloudWatch Logs, interleaved by time and labelled, for `votectl logs`.
 
 Reading: FilterLogEvents on each function's log group (/aws/lambda/<function name>), merged by
-timestamp. Following: StartLiveTail where the endpoint has it; where it says it has no such
-action (moto, some emulators), FilterLogEvents polled from the last event seen.
+timestamp. Following: StartLiveTail where the endpoint streams it; FilterLogEvents polled from
+the last event seen where it does not: no such action, an endpoint that cannot be reached for
+it, or a session that ends on its own with no SessionTimeoutException (moto answers one update
+and closes; AWS sends an update every second and ends a session only after three hours, with
+SessionTimeoutException: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/
+API_StartLiveTail.html).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError, EventStreamError
 
 from votectl.aws.session import no_such_action
 from votectl.logevents import LogEvent, LogQuery, parse_line
@@ -44,14 +48,18 @@ class CloudWatchLogs:
         yield from events
         if not follow:
             return
+        seen = list(events)
+        newest = max([now_ms, *(e.timestamp_ms for e in events)])
         try:
-            newest = max([now_ms, *(e.timestamp_ms for e in events)])
             shown = {(e.timestamp_ms, e.raw) for e in events}
             for event in self._live_tail(query):  # some emulators replay what was shown
-                if event.timestamp_ms >= newest and (event.timestamp_ms, event.raw) not in shown:
+                key = (event.timestamp_ms, event.raw)
+                if event.timestamp_ms >= newest and key not in shown:
+                    shown.add(key)
+                    seen.append(event)
                     yield event
         except LiveTailUnsupported:
-            yield from self._poll(query, max([now_ms, *(e.timestamp_ms for e in events)]), events)
+            yield from self._poll(query, max([newest, *(e.timestamp_ms for e in seen)]), seen)
 
     def _filter(self, query: LogQuery, start_ms: int) -> list[LogEvent]:
         events: list[tuple[str, LogEvent]] = []
@@ -88,21 +96,27 @@ class CloudWatchLogs:
         kwargs: dict[str, Any] = {"logGroupIdentifiers": list(labels)}
         if query.filter_text:
             kwargs["logEventFilterPattern"] = f'"{query.filter_text}"'
-        while True:  # a session ends after at most 3 hours: start another
+        while True:  # a session times out after 3 hours: start another
             try:
                 stream = self.client.start_live_tail(**kwargs)["responseStream"]
             except ClientError as exc:
                 if no_such_action(exc):
                     raise LiveTailUnsupported from None
                 raise
-            except NotImplementedError:  # moto in-process
+            except (NotImplementedError, EndpointConnectionError):  # moto in-process; no host
                 raise LiveTailUnsupported from None
-            for item in stream:
-                for result in item.get("sessionUpdate", {}).get("sessionResults", []):
-                    function = labels.get(result.get("logGroupIdentifier", ""), "")
-                    event = _event(result, function)
-                    if query.matches(event):
-                        yield event
+            try:
+                for item in stream:
+                    for result in item.get("sessionUpdate", {}).get("sessionResults", []):
+                        function = labels.get(result.get("logGroupIdentifier", ""), "")
+                        event = _event(result, function)
+                        if query.matches(event):
+                            yield event
+            except EventStreamError as exc:
+                if exc.response.get("Error", {}).get("Code") != "SessionTimeoutException":
+                    raise
+                continue  # AWS's three hours are up
+            raise LiveTailUnsupported  # ended on its own: a snapshot, not a stream
 
     def _arn(self, group: str) -> str:
         reply = self.client.describe_log_groups(logGroupNamePrefix=group)

@@ -22,7 +22,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from votectl.config import Stage
+from votectl.config import CONFIG_FILE, Stage, in_config, known_stages
 from votectl.errors import (
     AwsError,
     ConfigError,
@@ -34,6 +34,12 @@ from votectl.errors import (
 __all__ = ["Aws", "aws_errors", "error_code", "no_such_action"]
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+# A custom endpoint (moto, LocalStack, a VPC endpoint) serves every action at its own host: the
+# SDK's host prefix ("stream-" for StartLiveTail) would name a host that does not exist. AWS:
+# "it can cause problems when using custom endpoints such as VPC endpoints or local testing
+# tools. In these cases, you might need to disable host prefix injection."
+# (https://docs.aws.amazon.com/sdkref/latest/guide/feature-host-prefix.html)
+_CUSTOM_ENDPOINT_CONFIG = _CONFIG.merge(Config(inject_host_prefix=False))
 _BAD_CREDENTIALS = {
     "ExpiredToken",
     "ExpiredTokenException",
@@ -70,6 +76,12 @@ class Aws:
     @property
     def region(self) -> str:
         region = self.session.region_name
+        if not region and not in_config(self.stage.name) and known_stages():
+            known = ", ".join(["local", *known_stages()])
+            raise ConfigError(
+                f"no stage {self.stage.name!r} in {CONFIG_FILE} (stages: {known})",
+                hint=f"pick one of {known}; or give a new AWS stage its --region",
+            )
         if not region:
             raise ConfigError(
                 f"stage {self.stage.name!r} has no region",
@@ -85,7 +97,7 @@ class Aws:
                     service,
                     region_name=self.region,
                     endpoint_url=self.stage.endpoint_url,
-                    config=_CONFIG,
+                    config=_CUSTOM_ENDPOINT_CONFIG if self.stage.endpoint_url else _CONFIG,
                 )
         return self._clients[service]
 

@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         fail_line("interrupted", None)
         return _exit(130)
-    except NoArgsIsHelpError:  # typer's rich help has already printed the help on stdout
+    except NoArgsIsHelpError as exc:  # Rich help is printed already; the narrow one is here
+        if exc.message.strip():
+            print(exc.message)
         return _exit(0)
     except ClickUsageError as exc:
         fail_line(exc.format_message(), _usage_hint(exc.ctx))
@@ -102,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback"
         )
         return _exit(1)
+    if rv == 130:  # typer turns Ctrl-C into Exit(130) itself, before the handler above
+        fail_line("interrupted", None)
     return _exit(rv if isinstance(rv, int) else 0)
 
 

@@ -15,13 +15,11 @@ from rich.text import Text
 from votectl.cli.options import JsonOut, StageName, with_stage
 from votectl.config import Stage, in_config, load_stage
 from votectl.errors import StackNotFound, UsageError, VotectlError
-from votectl.output import Progress, emit, err, table, warn
+from votectl.output import Fitted, Progress, emit, err, table, warn
 from votectl.output import out as stdout
 from votectl.plan import cost_line
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from votectl.aws.deploy import Change
 
 OutDir = Annotated[Path, typer.Option("--out", help="Where the zips are written.")]
@@ -58,10 +56,14 @@ def bundle(
         raise UsageError(
             f"--arch must be one of {', '.join(ARCHITECTURES)}", hint="arm64 is the default"
         )
-    result = build(out, architecture, runtime=settings.runtime)
+    folder = out.resolve()
+    err.print(f"votectl bundle: building receiver, processor, writer into {folder}", soft_wrap=True)
+    with err.status("building the zips (vendored dependencies, reproducible)"):
+        result = build(out, architecture, runtime=settings.runtime)
     rows = [[Path(a.path).name, f"{a.size:,}", a.sha256] for a in result.artifacts]
     title = f"bundle ({result.runtime}, {result.architecture})"
-    emit(result.to_json(), table(title, ["zip", "bytes", "sha256"], rows), as_json)
+    shown = table(title, ["zip", "bytes", "sha256"], rows, caption=f"in {folder}")
+    emit(result.to_json(), shown, as_json)
 
 
 @with_stage(local=False)
@@ -109,7 +111,9 @@ def deploy(
     total = [0]
 
     def confirm(changes: Sequence[Change]) -> bool:
-        err.print(Group(_changes_table(changes), cost_line(stage)), soft_wrap=True)
+        err.print(
+            Group(_changes_table(changes, stage.endpoint_url), cost_line(stage)), soft_wrap=True
+        )
         total[0] = len(changes)
         return _ask(f"Apply {len(changes)} change(s) to {stage.stack_name}?", yes)
 
@@ -129,7 +133,7 @@ def deploy(
         "no-op": f"{result.stack}: no changes; nothing deployed",
         "declined": f"{result.stack}: not applied; the change set was deleted",
         "dry-run": Group(
-            _changes_table(result.changes),
+            _changes_table(result.changes, stage.endpoint_url),
             cost_line(stage),
             f"dry run: change set for {result.stack} deleted",
         ),
@@ -254,9 +258,25 @@ def _untouched(stack: str, outcome: str) -> dict[str, Any]:
     }
 
 
-def _changes_table(changes: Sequence[Change]) -> Table:
+def _changes_table(changes: Sequence[Change], emulator: str | None = None) -> Fitted:
+    """The change set; on an emulator (``endpoint_url``) the resources it will not create are
+    noted, so that an "add" is not taken for a promise."""
+    from votectl.aws.changeset import EMULATOR_CREATES_NONE
+
     rows = [[c.action, c.logical_id, c.resource_type, c.replacement] for c in changes]
-    return table("change set", ["action", "resource", "type", "replacement"], rows)
+    columns = ["action", "resource", "type", "replacement"]
+    skipped = [c for c in changes if emulator and c.resource_type in EMULATOR_CREATES_NONE]
+    if not skipped:
+        return table("change set", columns, rows)
+    notes = ["not created by the emulator" if c in skipped else "" for c in changes]
+    return table(
+        "change set",
+        [*columns, "note"],
+        [[*row, note] for row, note in zip(rows, notes, strict=True)],
+        caption=f"on an emulator ({emulator}): moto creates none of the {len(skipped)} noted"
+        " (API Gateway, function URL, alarms, e-mail subscription); the deploy goes on"
+        " without them",
+    )
 
 
 def _outputs_lines(outputs: dict[str, str | None]) -> Text:

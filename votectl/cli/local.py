@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +12,7 @@ from votectl.cli.options import DataDir, JsonOut
 from votectl.cli.render import results_table
 from votectl.config import LOCAL, load_stage
 from votectl.errors import PipelineFailed, UsageError
-from votectl.output import StatusLine, emit, err, table, warn
+from votectl.output import StatusLine, emit, err, out, table, warn
 
 AuthMode = Annotated[
     str | None, typer.Option("--auth", help="none or jwt \\[default: the stage's, else none].")
@@ -39,6 +40,7 @@ CorsOrigin = Annotated[
 
 
 def up(
+    ctx: typer.Context,
     host: Annotated[
         str, typer.Option(help="Address to bind; 127.0.0.1 unless told otherwise.")
     ] = "127.0.0.1",
@@ -77,6 +79,15 @@ def up(
         int, typer.Option(help="Open connections per gateway process.", min=16)
     ] = 4096,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live status line.")] = False,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            "-d",
+            help="Run in the background: return once it serves, print its URL and data dir "
+            "(stop it with `votectl down`).",
+        ),
+    ] = False,
     auth: AuthMode = None,
     jwt_issuer: JwtIssuer = None,
     jwt_audience: JwtAudience = None,
@@ -92,6 +103,11 @@ def up(
     from votectl.local.serve import default_workers
     from votectl.local.supervisor import UpSettings, run_up
 
+    if auth is not None and auth not in ("none", "jwt"):  # a flag: name the flag, not the file
+        raise UsageError(
+            f"--auth must be none or jwt, got {auth!r}",
+            hint=f"votectl up --auth {auth.lower() if auth.lower() in ('none', 'jwt') else 'jwt'}",
+        )
     stage = load_stage(
         LOCAL,
         data_dir=data_dir,
@@ -125,10 +141,14 @@ def up(
     unreachable = jwks_warning(settings.auth)
     if unreachable:
         warn(unreachable)
+    if detach:
+        _detach(ctx, settings.data_dir)
+        return
 
     def ready(url: str) -> None:
         err.print(
-            f"votectl up: listening on {url}/votes (data dir {settings.data_dir}); Ctrl-C stops"
+            f"votectl up: listening on {url}/votes (data dir {settings.data_dir}); Ctrl-C stops",
+            soft_wrap=True,
         )
 
     with StatusLine(enabled=not quiet) as line:
@@ -139,6 +159,71 @@ def up(
             notice=lambda line: err.print(f"votectl up: {escape(line)}", soft_wrap=True),
         )
     err.print("votectl up: stopped")
+
+
+def _detach(ctx: typer.Context, data_dir: str) -> None:
+    """Start this same `votectl up` (its options as given, the data dir resolved) in the
+    background and say where it serves."""
+    from votectl.local.background import detach
+    from votectl.local.layout import Layout
+
+    args = [*_given_options(ctx, skip={"detach", "data_dir", "quiet"})]
+    args += ["--data-dir", os.path.abspath(data_dir)]
+    with err.status("votectl up: starting in the background..."):
+        started = detach(Layout.of(os.path.abspath(data_dir)), args)
+    out.print(f"{started.url}/votes", soft_wrap=True)
+    err.print(
+        f"votectl up: running in the background (pid {started.pid}, data dir "
+        f"{started.data_dir}, output in {started.log}); `votectl down` stops it",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def _given_options(ctx: Any, skip: set[str]) -> list[str]:
+    """The options given on the command line, as arguments for another `votectl up`."""
+    from typer._click.core import ParameterSource
+
+    args: list[str] = []
+    for param in ctx.command.params:
+        name = param.name
+        if name in skip or ctx.get_parameter_source(name) != ParameterSource.COMMANDLINE:
+            continue
+        value, flag = ctx.params[name], param.opts[0]
+        if getattr(param, "is_flag", False):
+            args += [flag] if value else []
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                args += [flag, str(item)]
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+def down(
+    data_dir: DataDir = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for it to stop.", min=1)] = 30.0,
+) -> None:
+    """Stop the `votectl up` on the data dir gracefully (what it acknowledged stays queued)."""
+    from votectl.local.background import stop
+    from votectl.local.layout import Layout
+    from votectl.local.ops import LocalOperations
+
+    stage = load_stage(LOCAL, data_dir=data_dir)
+    stopped = stop(Layout.of(stage.data_dir), timeout)
+    if stopped.pid is None:
+        err.print(f"votectl down: nothing runs on {stopped.data_dir}", soft_wrap=True)
+        return
+    queued = sum(
+        q.visible + q.in_flight + q.delayed
+        for q in LocalOperations(stage.data_dir).queue_stats()
+        if not q.dlq
+    )
+    left = f"; {queued:,} votes still queued (the next `votectl up` processes them)" * bool(queued)
+    err.print(
+        f"votectl down: stopped `votectl up` (pid {stopped.pid}) on {stopped.data_dir}{left}",
+        soft_wrap=True,
+    )
 
 
 def _status_text(s: dict[str, Any]) -> str:
@@ -175,7 +260,13 @@ def demo(
     )
     emit(result.to_json(), summary, as_json)
     if not as_json and result.top_title is not None:
-        emit({}, results_table(result.top_title), False)
+        title = result.top_title.title_id
+        said = (
+            f"{title} is a sample title id: the demo's voters rate made-up titles tt1, tt2, ..."
+            f" (the lower the number, the more popular); {title} got the most votes."
+            f" `votectl results TITLE_ID` shows any title"
+        )
+        emit({}, results_table(result.top_title, caption=said), False)
     failure = load.failure()
     if failure is not None:
         raise failure
@@ -185,4 +276,5 @@ def demo(
 
 def register(app: typer.Typer) -> None:
     app.command()(up)
+    app.command()(down)
     app.command()(demo)

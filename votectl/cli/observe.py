@@ -6,19 +6,27 @@ from typing import Annotated
 
 import typer
 
-from votectl.cli.options import JsonOut, with_stage
+from votectl.cli.options import with_stage
 from votectl.cli.render import log_line, watch_view
 from votectl.config import Stage
 from votectl.logevents import FUNCTIONS, LogQuery, parse_since
-from votectl.output import emit_line, live_screen
+from votectl.output import emit_line, err, live_screen
 from votectl.targets import open_target
 
 Functions = Annotated[
     list[str] | None,
-    typer.Option("--function", "-f", help=f"Repeatable: {', '.join(FUNCTIONS)} \\[default: all]."),
+    typer.Option("--function", help=f"Repeatable: {', '.join(FUNCTIONS)} \\[default: all]."),
 ]
 Since = Annotated[str, typer.Option(help="How far back: 30s, 10m, 2h, 1d.")]
-Follow = Annotated[bool, typer.Option("--follow", help="Keep printing new lines until Ctrl-C.")]
+Follow = Annotated[
+    bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")
+]
+JsonLines = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="One JSON object per line (JSON Lines), as each line comes; not a list."
+    ),
+]
 Filter = Annotated[
     str | None, typer.Option("--filter", help="Only lines containing this text (a request id).")
 ]
@@ -31,15 +39,30 @@ def logs(
     since: Since = "10m",
     follow: Follow = False,
     filter_text: Filter = None,
-    as_json: JsonOut = False,
+    as_json: JsonLines = False,
 ) -> None:
-    """The handlers' logs, interleaved by time and labelled; --json prints one object a line.
+    """The handlers' logs, interleaved by time and labelled; --json prints JSON Lines.
 
-    Local: what `votectl up` keeps in <data-dir>/logs. AWS: the functions' CloudWatch Logs.
+    Local: what `votectl up` keeps in <data-dir>/logs: each batch the processor and writer
+    handle, warnings and errors (LOG_LEVEL=WARNING `votectl up` for fewer). AWS: the
+    functions' CloudWatch Logs.
     """
     query = LogQuery(tuple(function or FUNCTIONS), parse_since(since), filter_text)
+    printed = 0
     for event in open_target(stage).logs(query, follow):
         emit_line(event.to_json(), log_line(event), as_json)
+        printed += 1
+    if not printed:  # said on stderr, exit 0: an empty answer is an answer
+        which = ", ".join(query.functions)
+        matching = f" containing {query.filter_text!r}" if query.filter_text else ""
+        err.print(
+            f"votectl logs: no lines from {which}{matching} in the last {since}", soft_wrap=True
+        )
+        err.print(
+            "[dim]hint:[/] the handlers write a line per batch once votes flow; "
+            "a longer --since (1h, 1d) reaches further back",
+            soft_wrap=True,
+        )
 
 
 @with_stage()

@@ -8,12 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Group
-from rich.table import Table
 
 from votectl.cli.options import JsonOut, StageName
 from votectl.config import load_stage
 from votectl.errors import DoesNotFit, UsageError
-from votectl.output import emit, out, table
+from votectl.output import Fitted, emit, out, table
 from votectl.plan import (
     DEFAULT_BATCH,
     HOLDS_BATCHES,
@@ -186,7 +185,7 @@ def _headroom(check: Check) -> str:
     return mark + ("-" if h == float("inf") else f"{h:.2f}x")
 
 
-def _capacity(result: Plan) -> Table:
+def _capacity(result: Plan) -> Fitted:
     rows = []
     for comp in result.components:
         label = "api (Function URL)" if comp.name == "api" and not comp.checks else comp.name
@@ -214,7 +213,7 @@ def _capacity(result: Plan) -> Table:
     )
 
 
-def _costs(result: Plan) -> Table:
+def _costs(result: Plan) -> Fitted:
     rate = result.votes_per_s
     rows = [
         [
@@ -288,7 +287,7 @@ def _write_paths(result: Plan) -> list[str]:
     return [f"write path: {each}", f"  cheaper at {share:.0%} re-votes: {cheaper.path}{note}"]
 
 
-def _holds_table(stage: str, found: list[Holds]) -> Table:
+def _holds_table(stage: str, found: list[Holds]) -> Fitted:
     rows = []
     for h in found:
         b = h.binding

@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
-from rich.table import Table
 
 from votectl.local.status import LocalStatus
 from votectl.logevents import LogEvent
-from votectl.model import QueueStat, RedriveResult, Results
-from votectl.output import table
+from votectl.model import QueueMove, QueueStat, RedriveResult, Results
+from votectl.output import Fitted, table
 from votectl.peek import PeekedMessage
 from votectl.watch import WatchState, sparkline
 
@@ -32,7 +31,7 @@ __all__ = [
 QUEUE_CAPTION = "messages, not votes: a message holds one vote or a batch of them"
 
 
-def results_table(results: Results) -> Table:
+def results_table(results: Results, caption: str | None = None) -> Fitted:
     rows = [
         [aspect, r.votes, f"{r.mean:.2f}", *(r.scores[str(s)] for s in range(1, 6))]
         for aspect, r in results.aspects.items()
@@ -41,10 +40,11 @@ def results_table(results: Results) -> Table:
         f"results for {results.title_id}",
         ["aspect", "votes", "mean", "1", "2", "3", "4", "5"],
         rows,
+        caption=caption,
     )
 
 
-def queue_table(stats: list[QueueStat]) -> Table:
+def queue_table(stats: list[QueueStat]) -> Fitted:
     rows = [[s.name, s.visible, s.in_flight, s.delayed, s.source or ""] for s in stats]
     return table(
         "queues (messages)",
@@ -54,13 +54,23 @@ def queue_table(stats: list[QueueStat]) -> Table:
     )
 
 
-def redrive_table(result: RedriveResult) -> Table:
+def redrive_table(result: RedriveResult) -> Fitted:
     if result.method == "dry-run":
         rows = [[m.dlq, m.source, m.would_move] for m in result.queues]
         return table("redrive --dry-run: would move", ["DLQ", "to", "messages"], rows)
     rows = [[m.dlq, m.source, m.moved, m.came_back, m.status] for m in result.queues]
     columns = ["DLQ", "to", "moved", "came back", "status"]
-    return table(f"redrive ({result.method})", columns, rows)
+    notes = [_redrive_note(m) for m in result.queues]
+    caption = "\n".join(note for note in notes if note) or None
+    return table(f"redrive ({result.method})", columns, rows, caption=caption)
+
+
+def _redrive_note(move: QueueMove) -> str | None:
+    if move.status == "QUEUED":
+        return f"{move.source}: no `votectl up` runs; the next one handles the {move.moved} moved"
+    if move.pending:
+        return f"{move.source}: {move.pending} not yet handled nor back (`votectl queue stats`)"
+    return None
 
 
 _COLOURS = {"receiver": "cyan", "processor": "magenta", "writer": "green"}
@@ -86,7 +96,7 @@ def log_line(event: LogEvent) -> str:
     )
 
 
-def peek_table(messages: list[PeekedMessage]) -> Table:
+def peek_table(messages: list[PeekedMessage]) -> Fitted:
     rows = []
     for m in messages:
         first = m.sample[0] if m.sample else None

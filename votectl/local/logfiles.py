@@ -8,12 +8,14 @@ The supervisor starts every child through ``child_main``, which points the child
 from __future__ import annotations
 
 import io
+import re
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,24 @@ LOG_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 4  # the live file and 4 rotated ones
 # which children's logs hold which function's lines
 _CHILDREN = {"receiver": "gateway-*", "processor": "processor", "writer": "writer"}
+
+
+_HANDLER_LINE = '{"timestamp"'  # lambdas/log.py's lines: their time is in them
+_STAMPED = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z (.*)$", re.DOTALL)
+
+
+def _stamp(at: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}Z"
+
+
+def _unstamped(line: str) -> tuple[int | None, str]:
+    """(the time a stamped line was written in ms, the line without it); (None, line) if the
+    line carries no stamp (a handler's JSON line, or a file from before stamps)."""
+    match = _STAMPED.match(line)
+    if match is None:
+        return None, line
+    at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
+    return int(at.timestamp() * 1000), match.group(2)
 
 
 class _RotatingWriter(io.TextIOBase):
@@ -43,19 +63,40 @@ class _RotatingWriter(io.TextIOBase):
         self._lock = threading.Lock()  # threads of one child share the stream
         self._file = path.open("a", encoding="utf-8", errors="replace")
         self._size = self._file.tell()
+        self._line_start = True
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
+        if not text:
+            return 0
         with self._lock:
-            if self._size + len(text) > self.max_bytes and self._size:
+            stamped = self._stamped(text)
+            if self._size + len(stamped) > self.max_bytes and self._size:
                 self._rotate()
-            self._file.write(text)
-            self._size += len(text)  # characters: bytes for the ASCII these lines are
+            self._file.write(stamped)
+            self._size += len(stamped)  # characters: bytes for the ASCII these lines are
             if text.endswith("\n"):
                 self._file.flush()
         return len(text)
+
+    def _stamped(self, text: str) -> str:
+        """``text`` with the time it is written before each line that starts here and does not
+        carry its own (the handlers' JSON lines do; a poller's warning, a traceback do not)."""
+        if text.find("\n", 0, len(text) - 1) < 0:  # the usual write: a line, or part of one
+            starts = self._line_start
+            self._line_start = text.endswith("\n")
+            if starts and not text.startswith(_HANDLER_LINE):
+                return f"{_stamp(time.time())} {text}"
+            return text
+        parts = []
+        for part in text.splitlines(keepends=True):
+            if self._line_start and not part.startswith(_HANDLER_LINE):
+                part = f"{_stamp(time.time())} {part}"
+            self._line_start = part.endswith("\n")
+            parts.append(part)
+        return "".join(parts)
 
     def flush(self) -> None:
         with self._lock:
@@ -132,8 +173,9 @@ def _read(path: Path, function: str, cursor: _Cursor) -> list[LogEvent]:
     cursor.offset += len(complete)
     cursor.last_ms = cursor.last_ms or int(stat.st_mtime * 1000)
     events = []
-    for line in complete.decode(errors="replace").splitlines():
-        event = parse_line(line, function, cursor.last_ms, path.name)
+    for text in complete.decode(errors="replace").splitlines():
+        written_ms, line = _unstamped(text)
+        event = parse_line(line, function, written_ms or cursor.last_ms, path.name)
         cursor.last_ms = event.timestamp_ms
         events.append(event)
     return events

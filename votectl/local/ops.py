@@ -26,6 +26,10 @@ from votectl.peek import PeekedMessage, peeked
 __all__ = ["LocalOperations"]
 
 QUEUES = ("votes", "ready")
+# How long a redrive waits for its messages to be handled or come back: a message a consumer
+# fails comes back after max-receive-count visibility timeouts (3 x 30 s by default).
+REDRIVE_WAIT_SECONDS = 120.0
+REDRIVE_POLL_SECONDS = 0.2
 T = TypeVar("T")
 
 
@@ -101,10 +105,13 @@ class LocalOperations:
         return found
 
     def pulse(self) -> Pulse:
+        accepted: int | None = None  # None: no `votectl up` running here
+        accepted_at: float | None = None
         try:
-            accepted: int | None = int(json.loads(self.layout.status_file.read_text())["accepted"])
+            status = json.loads(self.layout.status_file.read_text())
+            accepted, accepted_at = int(status["accepted"]), float(status["at"])
         except (OSError, ValueError, KeyError, TypeError):
-            accepted = None  # no `votectl up` running here
+            pass
         ages: dict[str, float | None] = {}
         sent: dict[str, int] = {}
         for name in QUEUES:
@@ -117,7 +124,7 @@ class LocalOperations:
                     ages[queue] = (time.time() * 1000 - oldest[0][2]) / 1000 if oldest else None
             finally:
                 q.close()
-        return Pulse(accepted=accepted, oldest_age_s=ages, sent=sent)
+        return Pulse(accepted=accepted, accepted_at=accepted_at, oldest_age_s=ages, sent=sent)
 
     def redrive(
         self,
@@ -127,7 +134,9 @@ class LocalOperations:
         on_progress: Progress | None = None,
         dry_run: bool = False,
     ) -> RedriveResult:
-        """Move DLQ messages back to their source queue, in one transaction per queue.
+        """Move DLQ messages back to their source queue, in one transaction per queue; then,
+        while a `votectl up` consumes them, wait (at most ``REDRIVE_WAIT_SECONDS``) until each
+        is handled or back in its DLQ, as the AWS target reports those that came back.
 
         Locally a move is instant, so there is no rate to cap and no task to cancel.
         """
@@ -149,16 +158,43 @@ class LocalOperations:
             return RedriveResult(0, "dry-run", moves)
         if self._read_only():
             raise ReadOnlyDataDir(f"cannot redrive: {self.layout.root} is read-only")
-        moves = []
+        moved: dict[str, list[int]] = {}
         for name in names:
             path = self._queue_path(name)
             with naming(path):
                 q = SqliteQueue(path, name)
                 try:
-                    moved = q.redrive()
+                    moved[name] = q.redrive_ids()
                 finally:
                     q.close()
             if on_progress:
-                on_progress(f"{name}-dlq -> {name}", moved, moved)
-            moves.append(QueueMove(dlq=f"{name}-dlq", source=name, moved=moved))
+                on_progress(f"{name}-dlq -> {name}", len(moved[name]), len(moved[name]))
+        consumed = self.layout.is_running()
+        moves = [self._outcome(name, ids, consumed, on_progress) for name, ids in moved.items()]
         return RedriveResult(moved=sum(m.moved for m in moves), method="local", queues=moves)
+
+    def _outcome(
+        self, name: str, ids: list[int], consumed: bool, on_progress: Progress | None
+    ) -> QueueMove:
+        """Where the redriven messages went: waited for while a consumer runs; else QUEUED
+        (they wait for the next `votectl up`)."""
+        if not ids or not consumed:
+            status = "QUEUED" if ids else "COMPLETED"
+            return QueueMove(f"{name}-dlq", name, len(ids), status, pending=len(ids) * consumed)
+        path = self._queue_path(name)
+        what = f"{name}: redriven messages handled or back in the DLQ"
+        deadline = time.monotonic() + REDRIVE_WAIT_SECONDS
+        with naming(path):
+            q = SqliteQueue(path, name)
+            try:
+                while True:
+                    done, back, queued = q.whereabouts(ids)
+                    if on_progress:
+                        on_progress(what, done + back, len(ids))
+                    if not queued or time.monotonic() > deadline:
+                        break
+                    time.sleep(REDRIVE_POLL_SECONDS)
+            finally:
+                q.close()
+        status = "COMPLETED" if not queued else "WAITED"
+        return QueueMove(f"{name}-dlq", name, len(ids), status, came_back=back, pending=queued)

@@ -171,6 +171,8 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format=f"{spec.stage}: %(message)s")
+    # the handlers' batch lines (INFO) are what `votectl logs` shows; LOG_LEVEL=WARNING quiets
+    os.environ.setdefault("LOG_LEVEL", "INFO")
     parent = os.getppid()
     # Below the endpoint: when the cores are busy, accepting votes (durable once queued) comes
     # first and the pollers catch up after, as the queues are there for.

@@ -613,11 +613,28 @@ class SqliteQueue:
         ]
 
     def redrive(self) -> int:
-        """Move every DLQ message back to the source queue, visible now, receive count reset."""
+        """Move every DLQ message back to the source queue, visible now, receive count reset;
+        how many moved."""
+        return len(self.redrive_ids())
+
+    def redrive_ids(self) -> list[int]:
+        """``redrive``, returning the ids of the messages moved (for ``whereabouts``)."""
         with Transaction(self._state) as state:
-            cur = state.execute(
+            listed = state.execute("SELECT id FROM messages WHERE queue = ?", (self.dlq_name,))
+            ids = [row[0] for row in listed]
+            state.execute(
                 "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, "
                 "first_received_at = NULL WHERE queue = ?",
                 (self.name, boot_ms(), self.dlq_name),
             )
-        return cur.rowcount
+        return ids
+
+    def whereabouts(self, ids: Sequence[int]) -> tuple[int, int, int]:
+        """Of the messages ``ids``: (deleted, that is handled; back in the DLQ; still queued)."""
+        rows = self._state.execute(
+            f"SELECT queue, count(*) FROM messages WHERE id IN ({_IDS}) GROUP BY queue",
+            (_json(list(ids)),),
+        ).fetchall()
+        where = dict(rows)
+        back, queued = where.get(self.dlq_name, 0), where.get(self.name, 0)
+        return len(ids) - back - queued, back, queued
