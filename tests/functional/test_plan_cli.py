@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -141,31 +140,3 @@ def test_figures_from_the_benchmark(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "benchmarks/aws_capacity.py" in bad.stderr
     missing = run(tmp_path, "plan", "--figures", "nope.json")
     assert missing.returncode == 2 and "nope.json" in missing.stderr
-
-
-def _readme_plan_section() -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("### `votectl plan")
-    end = text.index("\n## ", start)
-    return text[start:end]
-
-
-def test_the_readme_plan_commands_run_as_shown(tmp_path: Path) -> None:
-    """Every `$ votectl plan ...` block of the README's section runs with its stated exit code
-    (`# exit N`, else 0) and prints what the block shows: all of it (at the 118 columns the
-    README was made with), or, where the block elides with `...`, the lines it shows."""
-    blocks = re.findall(r"```console\n(.*?)```", _readme_plan_section(), re.S)
-    assert len(blocks) >= 2
-    for block in blocks:
-        command, *shown = block.rstrip("\n").splitlines()
-        assert command.startswith("$ votectl plan")
-        args = command.removeprefix("$ votectl ").split("  #")[0].split()
-        code = re.search(r"#\s*exit (\d)", command)
-        done = run(tmp_path, *args, columns=118)
-        assert done.returncode == (int(code.group(1)) if code else 0), done.stderr
-        printed = [line.rstrip() for line in done.stdout.splitlines()]
-        if "..." in shown:
-            missing = [line for line in shown if line != "..." and line not in printed]
-            assert not missing, missing
-        else:
-            assert printed == shown, "README block is stale; now:\n" + "\n".join(printed)
