@@ -317,7 +317,8 @@ def _drop_users_without_tasks(env: Environment) -> None:
         return
     keep = [u for u in env.user_classes if _runs_a_task(u, tags, exclude)]
     if not keep:
-        _usage_error(f"no user has a task tagged {', '.join(sorted(tags))} (tags: see README)")
+        tagged = ", ".join(sorted(tags))
+        _usage_error(f"no user has a task tagged {tagged} (tags: see docs/load-testing.md)")
     env.user_classes[:] = keep
 
 

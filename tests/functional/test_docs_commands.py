@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -34,6 +35,7 @@ from tests.docs_blocks import ROOT, Block, blocks
 from tests.functional.conftest import Up
 
 BLOCKS = blocks()
+SPREAD_ACROSS_WORKERS = True  # each test makes what it needs (tests/conftest.py)
 BIN = Path(sys.executable).parent  # this environment's votectl, locust, moto_server, mkdocs
 
 
@@ -189,7 +191,19 @@ def check_moto(out: str, err: str, cwd: Path) -> None:
     assert (cwd / "moto.log").exists()
 
 
-CHECKS = {"readme-tour": check_readme_tour, "auth": check_auth, "readme-moto": check_moto}
+def check_first_votes(out: str, err: str, cwd: Path) -> None:
+    answers = replies(out)
+    assert '"accepted":1' in answers[0] and '"accepted":2' in answers[1]
+    assert '"field":"score"' in answers[2].replace(" ", "")  # the bad vote: 400, named
+    assert "acting" in out and "story" in out  # the results of the two good requests
+
+
+CHECKS = {
+    "readme-tour": check_readme_tour,
+    "auth": check_auth,
+    "readme-moto": check_moto,
+    "first-votes": check_first_votes,
+}
 
 
 @pytest.mark.parametrize("block", by_mode("shell", "up"))
@@ -332,6 +346,15 @@ def _command_options(words: list[str]) -> tuple[str, set[str]]:
     return " ".join(path), options
 
 
+@functools.cache
+def script_help(script: str) -> str:
+    done = subprocess.run(
+        [sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 @pytest.mark.parametrize("line", FLAG_LINES)
 def test_each_flag_line_names_real_flags(line: str) -> None:
     words = shlex.split(line.split("  #")[0])
@@ -339,16 +362,8 @@ def test_each_flag_line_names_real_flags(line: str) -> None:
     if words[0] == "python":
         script = words[1]
         assert script.startswith("benchmarks/") and (ROOT / script).is_file(), script
-        done = subprocess.run(
-            [sys.executable, script, "--help"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
         for flag in flags:
-            assert flag in done.stdout, f"{script} has no {flag}"
+            assert flag in script_help(script), f"{script} has no {flag}"
         return
     assert words[0] == "votectl", line
     name, options = _command_options(words)
