@@ -19,7 +19,8 @@ __all__ = ["VOTES_PER_READY_MESSAGE", "Read", "pack_ready", "read"]
 
 VOTES_PER_READY_MESSAGE = 250
 """At most this many votes per ready message. A full default writer batch (100 messages) is then
-25,000 votes: under half the writer's 30 s timeout at the measured rate (README, "Capacity")."""
+25,000 votes: under half the writer's 30 s timeout at the measured rate (docs/speed.md,
+"AWS handlers")."""
 
 
 class _Ready(msgspec.Struct, gc=False):

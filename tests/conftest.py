@@ -20,6 +20,17 @@ FAKE_AWS_ENV = {
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`, pyproject.toml) a module's tests run on one
+    worker, in order, sharing its module-scoped fixtures (a `votectl up`, a moto server); a
+    module whose tests share nothing says ``SPREAD_ACROSS_WORKERS = True`` and is spread."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if item.get_closest_marker("xdist_group") or getattr(module, "SPREAD_ACROSS_WORKERS", 0):
+            continue
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Fake credentials and region in the environment, with no profile to fall back on."""

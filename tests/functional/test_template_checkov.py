@@ -1,4 +1,4 @@
-"""checkov on the template: nothing but the findings the README lists with a reason."""
+"""checkov on the template: nothing but the findings docs/how-it-works.md lists with a reason."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from votectl.aws.stack import template_body
 
-# checkov's findings we accept, each with its reason (README, "The stack", keeps the same list)
+# checkov's findings we accept, each with its reason (docs/how-it-works.md, "The stack", keeps
+# the same list)
 ACCEPTED = {
     "CKV_AWS_27": "SQS queues use SQS-managed SSE (SqsManagedSseEnabled); a CMK adds KMS calls",
     "CKV_AWS_119": "the table is encrypted with the AWS-owned key; a CMK adds KMS cost",

@@ -1,4 +1,5 @@
-"""The README's votectl.toml examples load as the stages they show, with the values they say."""
+"""The votectl.toml examples of README.md and docs/ load as the stages they show, with the values
+they say."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from votectl.aws.stack import check_stage
 from votectl.config import load_stage
 
 ROOT = Path(__file__).resolve().parents[2]
-BLOCKS = re.findall(r"```toml\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = [
+    block for page in PAGES for block in re.findall(r"```toml\n(.*?)```", page.read_text(), re.S)
+]
 
 
-def test_the_readme_shows_toml() -> None:
+def test_the_docs_show_toml() -> None:
     assert len(BLOCKS) >= 2
 
 
 @pytest.mark.parametrize("block", BLOCKS)
-def test_each_readme_toml_block_loads(block: str, tmp_path: Path) -> None:
+def test_each_toml_block_loads(block: str, tmp_path: Path) -> None:
     path = tmp_path / "votectl.toml"
     path.write_text(block)
     stages = tomllib.loads(block)["stages"]

@@ -1,0 +1,34 @@
+"""README.md is a front door: short, with the install steps and first commands a newcomer
+needs, and links that lead somewhere (MkDocs checks the links of docs/, not the README's)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_readme_is_at_most_200_lines() -> None:
+    assert len(README.splitlines()) <= 200
+
+
+def test_the_readme_says_how_to_install_and_starts_with_the_two_first_commands() -> None:
+    assert "Python 3.11 or newer" in README
+    assert "$ python3 -m venv .venv" in README
+    assert "$ pip install -e . && votectl demo" in README
+    assert '$ pip install -e ".[dev]" && pytest' in README
+
+
+def test_every_relative_link_of_the_readme_leads_to_a_file_and_heading() -> None:
+    links = re.findall(r"\]\(([^)#\s]+)(?:#([^)\s]+))?\)", README)
+    local = [(path, anchor) for path, anchor in links if "://" not in path]
+    assert len(local) >= 10
+    for path, anchor in local:
+        target = ROOT / path
+        assert target.is_file(), path
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", target.read_text(), re.M)
+            slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+            assert anchor in slugs, (path, anchor)
