@@ -23,7 +23,7 @@ It prints, at the default stage's memory per function and batch sizes (votectl/c
   DLQ, and whether every vote is stored as last-writer-wins says;
 - the receiver against a stalled SQS: the status and how long it took to answer.
 Medians over ``--runs``. ``--json`` prints the figures as one JSON object (the shape
-`votectl plan` reads; see notes in README, "Capacity").
+`votectl plan` reads; see docs/sizing.md, "Capacity").
 """
 
 from __future__ import annotations

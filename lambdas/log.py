@@ -4,7 +4,7 @@
      "message": "...", "request_id": ..., "correlation_id": ..., ...extra keys}
 
 A stdlib ``logging.Formatter`` and msgspec, not Powertools' Logger: the same line for about
-nothing in zip size or import time (README, "Handler logs"). On Lambda (AWS_LAMBDA_FUNCTION_NAME
+nothing in zip size or import time (docs/how-it-works.md). On Lambda (AWS_LAMBDA_FUNCTION_NAME
 set) the default level is INFO; elsewhere WARNING (a test, a script), and `votectl up`'s pollers
 set LOG_LEVEL=INFO unless it is set. Handlers log per batch or request, never per vote.
 """

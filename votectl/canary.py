@@ -56,12 +56,12 @@ _LOGS_OF = {  # whose log lines tell most about a hop
 _HINTS = {
     FRONT_DOOR: "is the endpoint up and reachable? with auth jwt pass --token or --token-file"
     " (`votectl token` mints one locally)",
-    RECEIVER: "see the receiver's lines with `votectl logs -f receiver`",
+    RECEIVER: "see the receiver's lines with `votectl logs --function receiver`",
     "votes queue": "the receiver cannot send to the votes queue: check the queue and its policy",
-    "processor": "see `votectl logs -f processor` and `votectl queue peek votes-dlq`",
+    "processor": "see `votectl logs --function processor` and `votectl queue peek votes-dlq`",
     "ready queue": "the processor cannot send to the ready queue: check the queue",
-    "writer": "see `votectl logs -f writer` and `votectl queue peek ready-dlq`",
-    "table": "the queues are empty but the vote is not stored: see `votectl logs -f writer`",
+    "writer": "see `votectl logs --function writer` and `votectl queue peek ready-dlq`",
+    "table": "the queues are empty but the vote is not stored: see `votectl logs --function writer`",
     "DLQ": "see `votectl queue peek` for what reached a DLQ, then `votectl redrive`",
 }
 MAX_LOG_LINES = 8

@@ -135,7 +135,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"[^@\s,;<>()\[\]\"]+@{_LABEL}(?:\.{_LABEL})+")
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
-# Inclusive bounds of the whole-number settings AWS bounds (see README, 'Stages').
+# Inclusive bounds of the whole-number settings AWS bounds (see docs/deploying.md, 'Stages').
 RANGES: dict[str, tuple[int, int | None]] = {
     **dict.fromkeys(MEMORY_KEYS, (128, 10240)),
     **dict.fromkeys(

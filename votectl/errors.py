@@ -58,7 +58,7 @@ class UsageError(VotectlError):
 
 
 class ConfigError(UsageError):
-    hint = "check votectl.toml (see README, 'Stages')"
+    hint = "check votectl.toml (see docs/deploying.md, 'Stages')"
 
 
 class NotRunning(VotectlError):
@@ -82,7 +82,7 @@ class LoadtestFailed(VotectlError):
 
 
 class BundleFailed(VotectlError):
-    hint = "run `votectl bundle` again; see README, '`votectl bundle`'"
+    hint = "run `votectl bundle` again; see docs/deploying.md, '`votectl bundle`'"
 
 
 class DoesNotFit(VotectlError):

@@ -110,8 +110,8 @@ def after_the_delays(ready: SqliteQueue, monkeypatch: pytest.MonkeyPatch) -> lis
     over: re-queued votes are delayed, never visible at once."""
     from votectl.local import queue as local_queue
 
-    now = local_queue._now_ms
-    monkeypatch.setattr(local_queue, "_now_ms", lambda: now() + 901_000)
+    now = local_queue.boot_ms  # the queue's timers run on the boot clock
+    monkeypatch.setattr(local_queue, "boot_ms", lambda: now() + 901_000)
     return ready.receive(10)
 
 

@@ -45,7 +45,8 @@ def test_deploy_outputs_are_never_cut(cli: Any, moto_url: str) -> None:
 def test_destroy_twice_and_purge_all_succeed(cli: Any, moto_url: str) -> None:
     target = ("--stage", "dev", "--endpoint-url", moto_url)
     cli("deploy", *target, "--yes")
-    first = json.loads(cli("destroy", *target, "--yes", "--json").stdout)
+    # --force: earlier tests of this module left votes in the shared moto server's queues
+    first = json.loads(cli("destroy", *target, "--yes", "--force", "--json").stdout)
     assert (first["deleted"], first["outcome"]) == (True, "deleted")
     again = cli("destroy", *target, "--yes")
     assert "already gone" in again.stdout and "error" not in again.stderr
@@ -83,7 +84,7 @@ def _answer(args: list[str], answer: str, cwd: Path, env: dict[str, str]) -> tup
 def test_declining_destroy_exits_0_and_says_so(cli: Any, moto_url: str, tmp_path: Path) -> None:
     target = ["--stage", "dev", "--endpoint-url", moto_url]
     cli("deploy", *target, "--yes")
-    code, out = _answer(["destroy", *target], "n\n", tmp_path, cli.env)
+    code, out = _answer(["destroy", *target, "--force"], "n\n", tmp_path, cli.env)
     assert code == 0 and "not destroyed" in out
     status = json.loads(cli("status", *target, "--json").stdout)
     assert status["status"] == "CREATE_COMPLETE"  # untouched

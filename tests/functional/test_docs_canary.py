@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.test_readme_auth import ROOT, joined, run_in_bash
+from tests.bash_runner import ROOT, joined, run_in_bash
 
 PAGE = ROOT / "docs" / "canary.md"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.bash_runner import joined, run_in_bash
 from tests.functional.conftest import ROOT
-from tests.functional.test_readme_auth import joined, run_in_bash
 
 PAGE = ROOT / "docs" / "operating-notes.md"
 

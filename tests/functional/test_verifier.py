@@ -150,6 +150,7 @@ def test_the_stage_and_flag_leeway_reach_the_verifier(tmp_path: Path) -> None:
     assert settings.leeway == 0
     now = int(time.time())
     secret = Path(settings.secret_file or "").read_bytes().strip()
-    ahead = jwt.encode({**GOOD, "iat": now + 30, "nbf": now + 30}, secret, "HS256")
+    claims = {**GOOD, "iat": now + 30, "nbf": now + 30, "exp": now + 3600}
+    ahead = jwt.encode(claims, secret, "HS256")
     with pytest.raises(Unauthorized, match="not yet valid"):
         Verifier(settings).verify(ahead)

@@ -65,7 +65,7 @@ def test_a_failure_is_one_line_naming_the_hop_with_its_hint() -> None:
     failed = CanaryFailed(result)
     assert failed.exit_code == 1 and "\n" not in str(failed)
     assert str(failed).startswith("canary: the vote stopped at the writer:")
-    assert "votectl logs -f writer" in failed.hint
+    assert "votectl logs --function writer" in failed.hint
 
 
 @pytest.mark.parametrize(

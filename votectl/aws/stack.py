@@ -65,7 +65,8 @@ def check_stage(stage: Stage) -> None:
     if stage.runtime not in DEPLOYABLE_RUNTIMES:
         raise ConfigError(
             f"stage {stage.name!r}: Lambda no longer creates {stage.runtime} functions",
-            hint=f"set runtime to one of {', '.join(DEPLOYABLE_RUNTIMES)} (see README, 'Stages')",
+            hint=f"set runtime to one of {', '.join(DEPLOYABLE_RUNTIMES)} "
+            "(see docs/deploying.md, 'Stages')",
         )
     consumer = max(stage.processor_timeout, stage.writer_timeout)
     if stage.visibility_timeout < 6 * consumer:
