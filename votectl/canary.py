@@ -61,7 +61,8 @@ _HINTS = {
     "processor": "see `votectl logs --function processor` and `votectl queue peek votes-dlq`",
     "ready queue": "the processor cannot send to the ready queue: check the queue",
     "writer": "see `votectl logs --function writer` and `votectl queue peek ready-dlq`",
-    "table": "the queues are empty but the vote is not stored: see `votectl logs --function writer`",
+    "table": "the queues are empty but the vote is not stored: "
+    "see `votectl logs --function writer`",
     "DLQ": "see `votectl queue peek` for what reached a DLQ, then `votectl redrive`",
 }
 MAX_LOG_LINES = 8

@@ -69,7 +69,7 @@ def test_continuous_sends_keep_the_inbox_and_its_wal_bounded(tmp_path: Path) -> 
     # 32 MiB (the bound for WAL files), for 60 MB sent: truncation waits for readers,
     # so on a loaded machine (the suite on every core) a WAL can pass 16 MiB before it gets one
     assert largest["wal"] < 8 * queue_module._WAL_BYTES
-    assert largest["inbox"] < 16 * MiB
+    assert largest["inbox"] < 32 * MiB  # within the 48 MiB for the data dir
     assert largest["state"] < 16 * MiB
     rows = connect(path).execute("SELECT count(*) FROM inbox").fetchone()[0]
     assert rows == 0
