@@ -4,9 +4,10 @@ A page shows commands in ```console blocks, one per line prefixed with "$ " (a l
 a backslash continues on the next). An HTML comment right before a block says how a test runs
 it (docs/contributing.md, "Docs"):
 
-    <!-- run: MODE [ARGS]; id: NAME -->
+    <!-- run: MODE [ARGS]; id: NAME; exit: N -->
 
-MODE is one of ``MODES``; without a comment a block is ``shell``. Lines of a block that are
+MODE is one of ``MODES``; without a comment a block is ``shell``. ``exit`` is the status the
+block's last command ends with (default 0), for a block that shows a failure. Lines of a block that are
 not commands are output, allowed only where the mode compares it (``output``).
 """
 
@@ -42,6 +43,7 @@ class Block:
     args: str  # after the mode: `up --auth jwt` gives "--auth jwt"
     id: str
     commands: tuple[Command, ...]
+    exit: int = 0
 
     @property
     def name(self) -> str:
@@ -82,18 +84,18 @@ def _commands(body: str, where: str) -> tuple[Command, ...]:
     return tuple(commands)
 
 
-def _parse_run(run: str | None, where: str) -> tuple[str, str, str]:
+def _parse_run(run: str | None, where: str) -> tuple[str, str, str, int]:
     parts = [p.strip() for p in (run or "shell").split(";")]
     mode, _, args = parts[0].partition(" ")
     if mode not in MODES:
         raise ValueError(f"{where}: unknown run mode {mode!r} (one of {', '.join(MODES)})")
-    ident = ""
+    options = {"id": "", "exit": "0"}
     for part in parts[1:]:
         key, _, value = part.partition(":")
-        if key.strip() != "id":
+        if key.strip() not in options or (key.strip() == "exit" and not value.strip().isdigit()):
             raise ValueError(f"{where}: unknown run option {part!r}")
-        ident = value.strip()
-    return mode, args.strip(), ident
+        options[key.strip()] = value.strip()
+    return mode, args.strip(), options["id"], int(options["exit"])
 
 
 def blocks(page: Path | None = None) -> list[Block]:
@@ -105,9 +107,9 @@ def blocks(page: Path | None = None) -> list[Block]:
         for match in _BLOCK.finditer(text):
             line = text.count("\n", 0, match.start("body"))
             where = f"{rel}:{line}"
-            mode, args, ident = _parse_run(match.group("run"), where)
+            mode, args, ident, code = _parse_run(match.group("run"), where)
             commands = _commands(match.group("body"), where)
             if mode != "output" and any(c.shown for c in commands):
                 raise ValueError(f"{where}: output lines in a {mode} block (only 'output' has)")
-            out.append(Block(rel, line, mode, args, ident, commands))
+            out.append(Block(rel, line, mode, args, ident, commands, code))
     return out

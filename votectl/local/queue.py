@@ -445,7 +445,7 @@ class SqliteQueue:
                 [(now + vt, wall, r[0]) for r in live],
             )
             room = max_messages - len(rows)
-            fresh = self._adopt(room, now, vt) if room > 0 else []
+            fresh = self._adopt(room, now, vt, wall) if room > 0 else []
             if bodies:  # kept now: the rows below may go
                 state.execute(_RAISE, (self.name,))
         name = self.name
@@ -481,10 +481,11 @@ class SqliteQueue:
             self._state.execute(f"DELETE FROM messages WHERE id IN ({_IDS})", (_json(lost),))
         return bodies
 
-    def _adopt(self, room: int, now: int, vt: int) -> list[tuple[int, int, str]]:
+    def _adopt(self, room: int, now: int, vt: int, wall: int) -> list[tuple[int, int, str]]:
         """Take the next ``room`` inbox messages into the state (in its transaction): the
-        visible ones as received now, the delayed ones as waiting, with their bodies. Returns
-        (id, sent_at, body) of the received."""
+        visible ones as received now (first received at ``wall``, the stamp the caller hands
+        out), the delayed ones as waiting, with their bodies. Returns (id, sent_at, body) of
+        the received."""
         new = self._inbox.execute(
             "SELECT id, sent_at, visible_at, body FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
             (self._last_adopted(), room),
@@ -499,7 +500,7 @@ class SqliteQueue:
             "INSERT INTO messages (id, queue, sent_at, visible_at, receive_count, receipt, "
             "first_received_at) SELECT value ->> 0, ?1, value ->> 1, ?2, 1, 1, ?3 "
             "FROM json_each(?4)",
-            (self.name, now + vt, _wall_ms(), _json([(i, sent) for i, sent, _ in fresh])),
+            (self.name, now + vt, wall, _json([(i, sent) for i, sent, _ in fresh])),
         )
         if len(fresh) < len(new):
             self._state.executemany(
