@@ -7,8 +7,8 @@ it (docs/contributing.md, "Docs"):
     <!-- run: MODE [ARGS]; id: NAME; exit: N -->
 
 MODE is one of ``MODES``; without a comment a block is ``shell``. ``exit`` is the status the
-block's last command ends with (default 0), for a block that shows a failure. Lines of a block that are
-not commands are output, allowed only where the mode compares it (``output``).
+block's last command ends with (default 0), for a block that shows a failure. Lines of a block
+that are not commands are output, allowed only where the mode compares it (``output``).
 """
 
 from __future__ import annotations
