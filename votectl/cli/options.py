@@ -87,7 +87,7 @@ def with_stage(local: bool = True, aws: bool = True) -> Callable[[F], F]:
                 raise UsageError(
                     "stage 'local' is the embedded target; this command needs an AWS stage",
                     hint="pass --stage NAME (a [stages.NAME] of votectl.toml, or any name with"
-                " --region and the other flags)",
+                    " --region and the other flags)",
                 )
             return command(*args, stage=stage, **kwargs)
 
