@@ -158,7 +158,16 @@ def main() -> None:
         url = f"http://127.0.0.1:{pipeline.port}"
         seconds = int(args.minutes * 60)
         locust = subprocess.Popen(
-            ["locust", "-f", str(HERE / "soak_locustfile.py"), "--headless", "--host", url]
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(HERE / "soak_locustfile.py"),
+                "--headless",
+                "--host",
+                url,
+            ]
             + ["-u", str(args.users), "-r", str(args.users), "-t", f"{seconds}s"]
             + ["--only-summary", "--loglevel", "ERROR", "--stop-timeout", "10"],
             env={**os.environ, "SOAK_ACK_DIR": str(acks), "SOAK_RUN": work.name[-8:]},
