@@ -14,24 +14,18 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.functional.conftest import votectl as run_votectl
+
 pytestmark = pytest.mark.aws
 
 
 def votectl(cwd: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "votectl", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-    )
+    return run_votectl(*args, env={"NO_COLOR": "1", "COLUMNS": "200"}, cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -84,13 +84,28 @@ def poll(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 
         time.sleep(interval)
 
 
-def votectl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def votectl(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`votectl ARGS` as a subprocess of this interpreter (``env`` added to this one's)."""
     return subprocess.run(
         [sys.executable, "-m", "votectl", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def short_loadtest(
+    up: Up, tmp_path: Path, *extra: str, users: int = 2, seconds: int = 2
+) -> subprocess.CompletedProcess[str]:
+    """`votectl loadtest` against ``up`` for a few seconds, its report under ``tmp_path``."""
+    return votectl(
+        "loadtest",
+        *("--data-dir", str(up.data_dir), "--report-dir", str(tmp_path / "report")),
+        *("-u", str(users), "-t", f"{seconds}s", *extra),
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.functional.conftest import ROOT, Up, votectl
+from tests.functional.conftest import ROOT, Up, short_loadtest, votectl
 
 
 def test_a_bad_auth_flag_names_the_flag(tmp_path: Path) -> None:
@@ -42,17 +42,7 @@ def test_a_misspelled_stage_lists_the_known_ones(tmp_path: Path) -> None:
 
 def test_401s_say_token(up_factory: Callable[..., Up], tmp_path: Path) -> None:
     up = up_factory("--auth", "jwt")
-    done = votectl(
-        "loadtest",
-        "--data-dir",
-        str(up.data_dir),
-        "--report-dir",
-        str(tmp_path / "report"),
-        "-u",
-        "2",
-        "-t",
-        "2s",
-    )
+    done = short_loadtest(up, tmp_path)
     assert done.returncode == 1
     assert "401 Unauthorized" in done.stderr and "--token-file" in done.stderr
 

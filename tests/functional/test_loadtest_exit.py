@@ -9,23 +9,11 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.functional.conftest import Up, poll, votectl
+from tests.functional.conftest import Up, poll, short_loadtest, votectl
 
 
 def loadtest(up: Up, tmp_path: Path, *extra: str) -> tuple[int, dict[str, object], str]:
-    result = votectl(
-        "loadtest",
-        "--data-dir",
-        str(up.data_dir),
-        "--report-dir",
-        str(tmp_path / "report"),
-        "-u",
-        "2",
-        "-t",
-        "2s",
-        "--json",
-        *extra,
-    )
+    result = short_loadtest(up, tmp_path, "--json", *extra)
     report = json.loads(result.stdout) if result.stdout.strip() else {}
     return result.returncode, report, result.stderr
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.conftest import Up, votectl
+from tests.functional.conftest import Up, short_loadtest, votectl
 from votectl.loadtest import loadtests_dir
 
 
@@ -126,21 +126,8 @@ def test_a_shape_is_used_only_when_asked_for(up: Up, tmp_path: Path) -> None:
 
 
 def test_votectl_loadtest_against_the_running_up(up: Up, tmp_path: Path) -> None:
-    result = votectl(
-        "loadtest",
-        "--data-dir",
-        str(up.data_dir),
-        "--report-dir",
-        str(tmp_path / "report"),
-        "-u",
-        "6",
-        "-t",
-        "3s",
-        "-c",
-        "SingleVoter",
-        "-c",
-        "Revoter",
-        "--json",
+    result = short_loadtest(
+        up, tmp_path, "-c", "SingleVoter", "-c", "Revoter", "--json", users=6, seconds=3
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)

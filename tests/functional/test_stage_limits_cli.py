@@ -3,12 +3,12 @@ naming the setting and its limit, before anything is bundled or any AWS endpoint
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.functional.conftest import votectl
 
 ROOT = Path(__file__).resolve().parents[2]
 NOWHERE = "http://127.0.0.1:9"  # the discard port: a call there would fail, not hang
@@ -24,17 +24,12 @@ CASES = [
 ]
 
 
+ENV = {"PYTHONPATH": str(ROOT), "NO_COLOR": "1", "COLUMNS": "200", "AWS_ACCESS_KEY_ID": "x"}
+ENV |= {"AWS_SECRET_ACCESS_KEY": "x", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
 def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "COLUMNS": "200"}
-    env.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_EC2_METADATA_DISABLED="true")
-    return subprocess.run(
-        [sys.executable, "-m", "votectl", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return votectl(*args, env=ENV, cwd=cwd, timeout=60)
 
 
 @pytest.mark.parametrize(("setting", "words"), CASES)
