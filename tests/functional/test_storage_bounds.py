@@ -19,7 +19,9 @@ from lambdas.contract import Vote
 from tests.functional.conftest import Up, poll
 from tests.functional.test_faults import children
 from votectl.local import queue as queue_module
-from votectl.local.db import connect
+from votectl.local.db import Locked, Transaction, connect
+from votectl.local.gateway import SEND_BUDGET_SECONDS
+from votectl.local.layout import Layout
 from votectl.local.queue import SqliteQueue
 from votectl.local.table import SqliteVoteTable
 
@@ -200,3 +202,121 @@ def test_senders_are_answered_while_the_consumers_are_stopped_at_any_moment(
     assert accepted > 1000
     poll(lambda: up.stored() >= accepted, timeout=60)
     assert up.stored() == accepted
+
+
+# An answer within this is "answered, not hung": the send budget plus generous slack for a
+# loaded machine; before the budget a held lock kept every client waiting 30 s.
+ANSWER_SECONDS = SEND_BUDGET_SECONDS + 9
+
+
+def _refused_as_the_receiver_does(response: httpx.Response) -> bool:
+    """A JSON 503 with Retry-After, as the receiver's on AWS when SQS takes no send."""
+    return (
+        response.status_code == 503
+        and response.headers.get("retry-after") == "2"
+        and response.json()["error"].startswith("votes queue unavailable; retry")
+    )
+
+
+def _holds_write_lock(path: Path) -> bool:
+    """Whether another connection holds ``path``'s write lock now (probed without waiting)."""
+    probe = connect(path, lock_wait=0)
+    try:
+        with Transaction(probe):
+            return False
+    except Locked:
+        return True
+    finally:
+        probe.close()
+
+
+def _stop_inside_a_transaction(pid: int, files: list[Path], rng: random.Random) -> None:
+    """SIGSTOP ``pid`` at a moment it holds the write lock of one of ``files`` (its own
+    state file or the table: its receive, delete or cleanup transaction, or a checkpoint)."""
+    for _ in range(2000):
+        os.kill(pid, signal.SIGSTOP)
+        if any(_holds_write_lock(path) for path in files):
+            return
+        os.kill(pid, signal.SIGCONT)
+        threading.Event().wait(rng.uniform(0, 0.003))
+    raise AssertionError(f"{pid} was never caught inside a transaction")
+
+
+def test_a_consumer_stopped_inside_its_transaction_never_delays_a_202(
+    up_factory: Callable[..., Up],
+) -> None:
+    """The processor, then the writer, stopped (SIGSTOP) while it holds a write lock of its
+    own: senders meanwhile get 202 every time, within the client's timeout (the consumers
+    never take the lock the gateway needs); every 202'd vote is stored once they go on."""
+    up = up_factory("--visibility-timeout", "2")
+    pids = children(up)
+    layout = Layout.of(up.data_dir)
+    state = {
+        path: path.with_name(f"{path.stem}-state.db") for path in (layout.votes_db, layout.ready_db)
+    }
+    locks = {
+        "processor": [state[layout.votes_db]],
+        "writer": [state[layout.ready_db], layout.table_db],
+    }
+    answers: list[httpx.Response] = []
+    errors: list[str] = []
+    done = threading.Event()
+    senders = [threading.Thread(target=_sender, args=(up, answers, errors, done)) for _ in range(4)]
+    for thread in senders:
+        thread.start()
+    rng = random.Random(16)
+    try:
+        for stage in ("processor", "writer"):
+            poll(lambda: len(answers) >= 50 or errors)  # the pipeline under load
+            _stop_inside_a_transaction(pids[stage], locks[stage], rng)
+            before = len(answers)
+            poll(lambda before=before: len(answers) >= before + 200 or errors, timeout=60)
+            os.kill(pids[stage], signal.SIGCONT)
+    finally:
+        for pid in (pids["processor"], pids["writer"]):
+            os.kill(pid, signal.SIGCONT)
+        done.set()
+        for thread in senders:
+            thread.join(30)
+    assert errors == []
+    assert {r.status_code for r in answers} == {202}
+    poll(lambda: up.stored() >= len(answers), timeout=60)
+    assert up.stored() == len(answers)
+
+
+def test_a_held_inbox_lock_gets_503s_within_the_budget_and_stores_none_of_them(up: Up) -> None:
+    """Another connection holds the votes inbox's write lock (a `sqlite3` shell's BEGIN
+    IMMEDIATE, a stopped gateway worker): every request is answered within the send budget
+    (plus slack) with the receiver's JSON 503 and Retry-After, none of their votes is stored;
+    once the lock is released, requests get 202 and all of those are stored."""
+    holder = connect(Layout.of(up.data_dir).votes_db, lock_wait=10)
+    holder.execute("BEGIN IMMEDIATE")
+    held: list[httpx.Response] = []
+    errors: list[str] = []
+
+    def send(prefix: str, out: list[httpx.Response]) -> None:
+        with httpx.Client(base_url=up.url, timeout=ANSWER_SECONDS) as client:
+            for n in range(2):  # the second request comes while the first's batch waits
+                vote = {"user_id": f"{prefix}-{n}", "title_id": "t", "aspect": "story", "score": 3}
+                try:
+                    out.append(client.post("/votes", json=vote))
+                except httpx.HTTPError as exc:  # no answer within ANSWER_SECONDS
+                    errors.append(repr(exc))
+
+    try:
+        threads = [threading.Thread(target=send, args=(f"held{i}", held)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert errors == []
+    assert len(held) == 16
+    assert all(_refused_as_the_receiver_does(r) for r in held), [r.text for r in held]
+    after: list[httpx.Response] = []
+    send("free", after)
+    assert errors == [] and [r.status_code for r in after] == [202, 202]
+    up.drained()
+    assert up.stored() == 2  # the 202s; none of the sixteen 503s
