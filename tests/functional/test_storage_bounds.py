@@ -15,11 +15,12 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks._stopped import consumer_files, stop_inside_a_transaction
 from lambdas.contract import Vote
 from tests.functional.conftest import Up, poll
 from tests.functional.test_faults import children
 from votectl.local import queue as queue_module
-from votectl.local.db import Locked, Transaction, connect
+from votectl.local.db import connect
 from votectl.local.gateway import SEND_BUDGET_SECONDS
 from votectl.local.layout import Layout
 from votectl.local.queue import SqliteQueue
@@ -218,30 +219,6 @@ def _refused_as_the_receiver_does(response: httpx.Response) -> bool:
     )
 
 
-def _holds_write_lock(path: Path) -> bool:
-    """Whether another connection holds ``path``'s write lock now (probed without waiting)."""
-    probe = connect(path, lock_wait=0)
-    try:
-        with Transaction(probe):
-            return False
-    except Locked:
-        return True
-    finally:
-        probe.close()
-
-
-def _stop_inside_a_transaction(pid: int, files: list[Path], rng: random.Random) -> None:
-    """SIGSTOP ``pid`` at a moment it holds the write lock of one of ``files`` (its own
-    state file or the table: its receive, delete or cleanup transaction, or a checkpoint)."""
-    for _ in range(2000):
-        os.kill(pid, signal.SIGSTOP)
-        if any(_holds_write_lock(path) for path in files):
-            return
-        os.kill(pid, signal.SIGCONT)
-        threading.Event().wait(rng.uniform(0, 0.003))
-    raise AssertionError(f"{pid} was never caught inside a transaction")
-
-
 def test_a_consumer_stopped_inside_its_transaction_never_delays_a_202(
     up_factory: Callable[..., Up],
 ) -> None:
@@ -250,14 +227,6 @@ def test_a_consumer_stopped_inside_its_transaction_never_delays_a_202(
     never take the lock the gateway needs); every 202'd vote is stored once they go on."""
     up = up_factory("--visibility-timeout", "2")
     pids = children(up)
-    layout = Layout.of(up.data_dir)
-    state = {
-        path: path.with_name(f"{path.stem}-state.db") for path in (layout.votes_db, layout.ready_db)
-    }
-    locks = {
-        "processor": [state[layout.votes_db]],
-        "writer": [state[layout.ready_db], layout.table_db],
-    }
     answers: list[httpx.Response] = []
     errors: list[str] = []
     done = threading.Event()
@@ -268,7 +237,7 @@ def test_a_consumer_stopped_inside_its_transaction_never_delays_a_202(
     try:
         for stage in ("processor", "writer"):
             poll(lambda: len(answers) >= 50 or errors)  # the pipeline under load
-            _stop_inside_a_transaction(pids[stage], locks[stage], rng)
+            stop_inside_a_transaction(pids[stage], consumer_files(up.data_dir, stage), rng)
             before = len(answers)
             poll(lambda before=before: len(answers) >= before + 200 or errors, timeout=60)
             os.kill(pids[stage], signal.SIGCONT)
