@@ -144,6 +144,7 @@ def main() -> None:
     kinds = tuple(k for k in KINDS if k in args.kinds.split(","))
     results: dict[str, list[tuple[float, int]]] = {kind: [] for kind in kinds}
     maxima: dict[str, list[float]] = {kind: [] for kind in kinds}
+    answered: dict[str, list[int]] = {kind: [] for kind in kinds}  # per round
     rng = random.Random(16)
     accepted = 0  # 202s of every run, the requests before each condition began included
     extra = ("--workers", str(args.workers)) if args.workers else ()
@@ -159,6 +160,7 @@ def main() -> None:
                     accepted += ok
                     results[kind] += run
                     maxima[kind].append(max((t for t, _ in run), default=0.0) * 1000)
+                    answered[kind].append(len(run))
                     drain(ops, timeout=300)
             table = SqliteVoteTable(data_dir / "votes-table.db")
             stored = table.count()
@@ -174,6 +176,16 @@ def main() -> None:
         spread = ", ".join(f"{m:.0f}" for m in maxima[kind])
         times = [t for t, _ in answers]
         print(f"{kind:10s}: {counts}; {describe(times)} (max per round: {spread} ms)")
+    if "running" in kinds:  # answers in the same time, against the same round's running
+        for kind in (k for k in kinds if k in ("processor", "writer")):
+            ratios = sorted(
+                n / max(base, 1)
+                for n, base in zip(answered[kind], answered["running"], strict=True)
+            )
+            print(
+                f"{kind:10s}: answers/s {statistics.median(ratios):.2f}x of running "
+                f"({ratios[0]:.2f}-{ratios[-1]:.2f})"
+            )
     print(f"202s: {accepted}, stored: {stored}, lost: {accepted - stored}")
 
 

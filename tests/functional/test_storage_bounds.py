@@ -219,6 +219,11 @@ def _refused_as_the_receiver_does(response: httpx.Response) -> bool:
     )
 
 
+def _answered(answers: list[httpx.Response], errors: list[str], count: int) -> None:
+    """Wait until ``count`` requests are answered (or one went unanswered)."""
+    poll(lambda: len(answers) >= count or errors, timeout=60)
+
+
 def test_a_consumer_stopped_inside_its_transaction_never_delays_a_202(
     up_factory: Callable[..., Up],
 ) -> None:
@@ -238,8 +243,7 @@ def test_a_consumer_stopped_inside_its_transaction_never_delays_a_202(
         for stage in ("processor", "writer"):
             poll(lambda: len(answers) >= 50 or errors)  # the pipeline under load
             stop_inside_a_transaction(pids[stage], consumer_files(up.data_dir, stage), rng)
-            before = len(answers)
-            poll(lambda before=before: len(answers) >= before + 200 or errors, timeout=60)
+            _answered(answers, errors, len(answers) + 200)
             os.kill(pids[stage], signal.SIGCONT)
     finally:
         for pid in (pids["processor"], pids["writer"]):

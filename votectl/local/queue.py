@@ -372,10 +372,15 @@ class SqliteQueue:
             return
         # A reader on the WAL (a consumer mid-read, or stopped there) fails it: the next
         # upkeep tries again. Not every send: each try holds the inbox's lock up to
-        # _READERS_S, which a stopped consumer would otherwise add to every commit (0.6x the
+        # _READERS_S, which a stopped consumer would otherwise add to every commit (0.6-0.7x the
         # votes/s with the processor stopped mid-read, benchmarks/send_wait.py).
         if large:
-            truncate_wal(self._inbox, self._lock_wait, _READERS_S)
+            try:
+                truncate_wal(self._inbox, self._lock_wait, _READERS_S)
+            except sqlite3.DatabaseError as exc:  # after the commit: the send has succeeded
+                log.warning(
+                    "%s: cannot truncate %s (%s); retrying later", self.name, self._wal, exc
+                )
 
     # --- receiving --------------------------------------------------------------------
 
