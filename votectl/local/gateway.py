@@ -28,7 +28,15 @@ from votectl.local.chaos import ChaosFailure
 from votectl.local.db import Locked
 from votectl.local.queue import SqliteQueue
 
-__all__ = ["Gateway", "GroupCommitQueue", "Reply", "http_api_event", "json_error", "pack_group"]
+__all__ = [
+    "SEND_BUDGET_SECONDS",
+    "Gateway",
+    "GroupCommitQueue",
+    "Reply",
+    "http_api_event",
+    "json_error",
+    "pack_group",
+]
 
 log = logging.getLogger("votectl.gateway")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -55,9 +63,9 @@ class GroupCommitQueue:
     0.5 ms of handoff per commit). The queue must not wait for the lock (``lock_wait=0``):
     when another gateway worker holds the inbox's lock (consumers never take it), the commit
     is retried from the loop after 50 us to 1 ms, so the loop keeps reading requests
-    meanwhile. A send whose commit has not begun within ``budget`` seconds of the send fails
-    with ``TimeoutError`` (the endpoint answers 503): nothing of it was written, since the lock
-    is taken before anything is.
+    meanwhile. A commit that has not got the lock ``budget`` seconds after its first send
+    fails its sends with ``TimeoutError`` (the endpoint answers 503): nothing of them was
+    written, since the lock is taken before anything is.
     ``take_ticket()`` gives the future of the commit holding the last ``send``.
     """
 
@@ -117,17 +125,20 @@ class GroupCommitQueue:
                 retry = min(pause * 2, 0.001)
                 self._loop.call_later(pause, self._commit, batch, done, retry, deadline)
                 return
-            self._settle(done, TimeoutError(f"the votes queue stayed locked {self._budget:g} s"))
+            self._failed(done, TimeoutError(f"the votes queue stayed locked {self._budget:g} s"))
         except Exception as exc:
-            if not self._failing:  # once per streak: a full disk fails every commit
-                log.error("votes queue commits failing (answering 503): %s", exc)
-            self._failing += 1
-            self._settle(done, exc)
+            self._failed(done, exc)
         else:
             if self._failing:
                 log.error("votes queue commits work again after %d failed", self._failing)
                 self._failing = 0
             self._settle(done, None)
+
+    def _failed(self, done: asyncio.Future[None], error: BaseException) -> None:
+        if not self._failing:  # once per streak: a full disk or a held lock fails every commit
+            log.error("votes queue commits failing (answering 503): %s", error)
+        self._failing += 1
+        self._settle(done, error)
 
     def _settle(self, done: asyncio.Future[None], error: BaseException | None) -> None:
         if not done.done():
