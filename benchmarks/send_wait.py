@@ -1,115 +1,192 @@
-"""How long a send waits for the inbox's lock, with consumers running and with a consumer
-stopped (SIGSTOP) at random moments. Not a test.
+"""How long a client waits for its answer from `votectl up` with a consumer stopped, and with
+the votes queue's lock held by something else. Not a test.
 
-    python benchmarks/send_wait.py [--seconds 10] [--senders 2] [--rounds 3]
+    python benchmarks/send_wait.py [--seconds 5] [--rounds 3] [--clients 8] [--workers N]
 
-``--senders`` processes send single 200-byte messages as fast as they can, each opened as the
-gateway opens the votes queue (``lock_wait=0``: ``Locked`` at once, retried after 50 us to
-1 ms, as the gateway's group commit does); one consumer process receives and deletes in
-batches of 1,000. Each sender times every send from the first try to the commit (the reclaim
-and WAL truncation the sends do included). Rounds alternate: consumer running, consumer
-stopped for 0-200 ms at random moments; the percentiles of each kind are printed.
+One `votectl up` (``--workers`` gateway processes; default: up's own), ``--clients`` threads
+each posting single distinct votes over keep-alive as fast as they are answered, timing every
+request from its write to its whole answer. Each round runs every kind for ``--seconds``, in an
+order rotated by the round (interleaved: the machine's noise falls on all kinds alike):
+
+- ``running``: the consumers running;
+- ``processor`` / ``writer``: that consumer stopped (SIGSTOP) for the whole run, caught inside
+  one of its own transactions (its state file's or the table's write lock held);
+- ``inbox held``: another connection holds the votes queue inbox's write lock (BEGIN
+  IMMEDIATE) for the whole run, as a stopped sender or a `sqlite3` shell would: every request
+  waits out the gateway's send budget and gets a JSON 503.
+
+Between runs the consumers go on and the queues drain. Prints, per kind, the answers by
+status and the answer times (p50, p99, max; the max of each round), then whether every 202'd
+vote is in the table (lost).
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import http.client
+import json
 import os
 import random
 import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from votectl.local.db import Locked  # noqa: E402
-from votectl.local.queue import SqliteQueue  # noqa: E402
+from benchmarks._stopped import consumer_files, stop_inside_a_transaction  # noqa: E402
+from votectl.local.child import running_pipeline  # noqa: E402
+from votectl.local.db import connect  # noqa: E402
+from votectl.local.gateway import SEND_BUDGET_SECONDS  # noqa: E402
+from votectl.local.layout import Layout  # noqa: E402
+from votectl.local.ops import LocalOperations  # noqa: E402
+from votectl.local.table import SqliteVoteTable  # noqa: E402
+from votectl.operations import drain  # noqa: E402
 
-BODY = b"v" * 200
-
-
-def sender(path: str, seconds: float, out: Any) -> None:
-    queue = SqliteQueue(path, "votes", lock_wait=0, checkpoints=False)
-    waits: list[float] = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        started = time.perf_counter()
-        pause = 0.00005
-        while True:
-            try:
-                queue.send([BODY])
-                break
-            except Locked:
-                time.sleep(pause)
-                pause = min(pause * 2, 0.001)
-        waits.append(time.perf_counter() - started)
-    out.put(waits)
+KINDS = ("running", "processor", "writer", "inbox held")
+CLIENT_TIMEOUT = 60.0  # far past any bound: a hang shows as a time, not as a lost request
 
 
-def consumer(path: str) -> None:
-    queue = SqliteQueue(path, "votes", visibility_timeout=30)
-    while True:
-        batch = queue.receive(1000, wait_seconds=0.5)
-        queue.delete([m.receipt_handle for m in batch])
+def client(url: str, prefix: str, until: list[float], out: list[tuple[float, float, int]]) -> None:
+    """Post single votes until ``until[0]`` (monotonic); (sent at, seconds, status) of each,
+    status 0: no answer."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=CLIENT_TIMEOUT)
+    headers = {"content-type": "application/json"}
+    n = 0
+    while time.monotonic() < until[0]:
+        n += 1
+        body = json.dumps(
+            {"user_id": f"{prefix}-{n}", "title_id": "t", "aspect": "story", "score": 3}
+        )
+        began, started = time.monotonic(), time.perf_counter()
+        try:
+            conn.request("POST", "/votes", body, headers)
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            status = 0
+        out.append((began, time.perf_counter() - started, status))
+    conn.close()
 
 
-def one_round(seconds: float, senders: int, stop: bool, tmp: Path) -> list[float]:
-    path = str(Path(tempfile.mkdtemp(dir=tmp)) / "votes-queue.db")
-    SqliteQueue.create(path, "votes")
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    reader = ctx.Process(target=consumer, args=(path,), daemon=True)
-    reader.start()
-    procs = [ctx.Process(target=sender, args=(path, seconds, out)) for _ in range(senders)]
-    for p in procs:
-        p.start()
-    rng = random.Random(16)
-    end = time.monotonic() + seconds
-    while stop and time.monotonic() < end:
-        time.sleep(rng.uniform(0, 0.1))
-        assert reader.pid is not None
-        os.kill(reader.pid, signal.SIGSTOP)
-        time.sleep(rng.uniform(0, 0.2))
-        os.kill(reader.pid, signal.SIGCONT)
-    waits = [w for _ in procs for w in out.get(timeout=seconds + 60)]
-    for p in procs:
-        p.join()
-    reader.kill()
-    return waits
-
-
-def describe(waits: list[float]) -> str:
-    ms = sorted(w * 1000 for w in waits)
-    q = statistics.quantiles(ms, n=1000)
-    return (
-        f"{len(ms)} sends: p50 {q[499]:.3f} ms, p99 {q[989]:.3f} ms, "
-        f"p99.9 {q[998]:.3f} ms, max {ms[-1]:.1f} ms"
+def one_run(
+    url: str,
+    data_dir: Path,
+    kind: str,
+    seconds: float,
+    clients: int,
+    tag: str,
+    rng: random.Random,
+) -> tuple[list[tuple[float, int]], int]:
+    """(seconds, status) of the requests answered while ``kind``'s condition held (those in
+    flight when it began too), and the 202s of the whole run. The clients start first (a
+    consumer is caught inside a transaction only under load), then the condition is made and
+    holds for ``seconds``."""
+    pids = json.loads((data_dir / "up.json").read_text())["processes"]
+    out: list[tuple[float, float, int]] = []
+    until = [time.monotonic() + 60]
+    threads = [
+        threading.Thread(target=client, args=(url, f"{tag}-{i}", until, out))
+        for i in range(clients)
+    ]
+    holder = None
+    try:
+        for thread in threads:
+            thread.start()
+        while len(out) < 20 * clients:  # under way
+            time.sleep(0.01)
+        if kind in ("processor", "writer"):
+            stop_inside_a_transaction(pids[kind], consumer_files(data_dir, kind), rng)
+        elif kind == "inbox held":
+            holder = connect(Layout.of(data_dir).votes_db, lock_wait=10)
+            holder.execute("BEGIN IMMEDIATE")
+        applied = time.monotonic()
+        until[0] = applied + seconds
+        for thread in threads:
+            thread.join()
+    finally:
+        until[0] = 0.0
+        if kind in ("processor", "writer"):
+            os.kill(pids[kind], signal.SIGCONT)
+        if holder is not None:
+            holder.execute("ROLLBACK")
+            holder.close()
+    return [(took, status) for began, took, status in out if began + took >= applied], sum(
+        status == 202 for _, _, status in out
     )
+
+
+def describe(times: list[float]) -> str:
+    ms = sorted(t * 1000 for t in times)
+    if len(ms) < 2:
+        return "no answers"
+    q = statistics.quantiles(ms, n=100)
+    return f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, max {ms[-1]:.1f} ms"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--senders", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=0, help="gateway processes (0: up's)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="a comma-separated subset")
     args = parser.parse_args()
-    results: dict[str, list[float]] = {"running": [], "stopped": []}
-    maxima: dict[str, list[float]] = {"running": [], "stopped": []}
-    with tempfile.TemporaryDirectory(prefix="votectl-send-") as name:
-        for _ in range(args.rounds):
-            for kind in results:
-                waits = one_round(args.seconds, args.senders, kind == "stopped", Path(name))
-                results[kind] += waits
-                maxima[kind].append(max(waits) * 1000)
-    for kind, waits in results.items():
-        spread = ", ".join(f"{m:.1f}" for m in maxima[kind])
-        print(f"consumer {kind:8s}: {describe(waits)} (max per round: {spread} ms)")
+    kinds = tuple(k for k in KINDS if k in args.kinds.split(","))
+    results: dict[str, list[tuple[float, int]]] = {kind: [] for kind in kinds}
+    maxima: dict[str, list[float]] = {kind: [] for kind in kinds}
+    answered: dict[str, list[int]] = {kind: [] for kind in kinds}  # per round
+    rng = random.Random(16)
+    accepted = 0  # 202s of every run, the requests before each condition began included
+    extra = ("--workers", str(args.workers)) if args.workers else ()
+    with tempfile.TemporaryDirectory(prefix="votectl-send-wait-") as tmp:
+        data_dir = Path(tmp) / "local"
+        with running_pipeline(data_dir, *extra) as url:
+            ops = LocalOperations(str(data_dir))
+            for round_ in range(args.rounds):
+                order = kinds[round_ % len(kinds) :] + kinds[: round_ % len(kinds)]
+                for kind in order:
+                    tag = f"r{round_}-{kind.replace(' ', '-')}"
+                    run, ok = one_run(url, data_dir, kind, args.seconds, args.clients, tag, rng)
+                    accepted += ok
+                    results[kind] += run
+                    maxima[kind].append(max((t for t, _ in run), default=0.0) * 1000)
+                    answered[kind].append(len(run))
+                    drain(ops, timeout=300)
+            table = SqliteVoteTable(data_dir / "votes-table.db")
+            stored = table.count()
+            table.close()
+    workers = args.workers or "up's default"
+    print(
+        f"votectl up (workers: {workers}), {args.clients} clients, {args.rounds} rounds of "
+        f"{args.seconds:g} s per kind, interleaved; send budget {SEND_BUDGET_SECONDS:g} s"
+    )
+    for kind, answers in results.items():
+        statuses = Counter(status for _, status in answers)
+        counts = ", ".join(f"{s or 'no answer'}: {n}" for s, n in sorted(statuses.items()))
+        spread = ", ".join(f"{m:.0f}" for m in maxima[kind])
+        times = [t for t, _ in answers]
+        print(f"{kind:10s}: {counts}; {describe(times)} (max per round: {spread} ms)")
+    if "running" in kinds:  # answers in the same time, against the same round's running
+        for kind in (k for k in kinds if k in ("processor", "writer")):
+            ratios = sorted(
+                n / max(base, 1)
+                for n, base in zip(answered[kind], answered["running"], strict=True)
+            )
+            print(
+                f"{kind:10s}: answers/s {statistics.median(ratios):.2f}x of running "
+                f"({ratios[0]:.2f}-{ratios[-1]:.2f})"
+            )
+    print(f"202s: {accepted}, stored: {stored}, lost: {accepted - stored}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,14 @@ from lambdas.ports import (
     wall_clock,
 )
 
-__all__ = ["SQS_BUDGET_SECONDS", "handler", "make_handler", "votes_queue"]
+__all__ = [
+    "QUEUE_UNAVAILABLE",
+    "RETRY_AFTER_SECONDS",
+    "SQS_BUDGET_SECONDS",
+    "handler",
+    "make_handler",
+    "votes_queue",
+]
 
 _encode = msgspec.json.Encoder().encode
 _JSON = {"content-type": "application/json"}
@@ -47,6 +54,9 @@ log = function_logger("receiver")
 SQS_BUDGET_SECONDS = 1.5
 SQS_CONNECT_TIMEOUT, SQS_READ_TIMEOUT = 0.3, 0.7
 RETRY_AFTER_SECONDS = 2
+# The 503's error when the votes queue takes no send within the budget (the local gateway's
+# group commit answers with the same words and Retry-After).
+QUEUE_UNAVAILABLE = "votes queue unavailable; retry (re-sending votes is always safe)"
 
 
 def _reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -119,7 +129,7 @@ def make_handler(queue: MessageQueue, clock: Clock = wall_clock) -> Handler:
             log.error("votes queue unavailable", extra=fields)
             return _error(
                 503,
-                f"votes queue unavailable; retry (re-sending votes is always safe) ({exc})",
+                f"{QUEUE_UNAVAILABLE} ({exc})",
                 None,
                 {"retry-after": str(RETRY_AFTER_SECONDS)},
             )

@@ -16,7 +16,7 @@ from lambdas.envelope import read
 from tests.functional.conftest import poll
 from tests.functional.test_framing import Conn, assert_json_error, post, vote
 from votectl.local.db import connect
-from votectl.local.gateway import Gateway, GroupCommitQueue
+from votectl.local.gateway import SEND_BUDGET_SECONDS, Gateway, GroupCommitQueue
 from votectl.local.limits import Limits
 from votectl.local.protocol import Endpoint
 from votectl.local.queue import SqliteQueue
@@ -42,7 +42,9 @@ class Served:
 
 
 @contextmanager
-def serving(tmp_path: Path, limits: Limits) -> Iterator[Served]:
+def serving(
+    tmp_path: Path, limits: Limits, budget: float = SEND_BUDGET_SECONDS
+) -> Iterator[Served]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -51,7 +53,7 @@ def serving(tmp_path: Path, limits: Limits) -> Iterator[Served]:
 
     async def start() -> tuple[Endpoint, SqliteQueue, asyncio.Server]:
         queue = SqliteQueue(path, "votes", lock_wait=0)
-        group = GroupCommitQueue(queue, loop)
+        group = GroupCommitQueue(queue, loop, budget)
         endpoint = Endpoint(Gateway(receiver.make_handler(group), group), limits, loop)
         server = await loop.create_server(endpoint.connection, "127.0.0.1", 0)
         endpoint.start()
@@ -104,7 +106,8 @@ def test_uploads_past_the_budget_get_503_and_small_requests_still_pass(tmp_path:
 
 
 def test_a_graceful_stop_answers_the_requests_in_flight(tmp_path: Path) -> None:
-    with serving(tmp_path, Limits()) as served:
+    # the lock is held across the steps below: a budget no loaded machine can run out
+    with serving(tmp_path, Limits(), budget=60) as served:
         holder = connect(served.queue_path, lock_wait=0)
         holder.execute("BEGIN IMMEDIATE")  # the commit waits: requests stay in flight
         with served.conn() as conn, served.conn() as idle:

@@ -50,3 +50,34 @@ def test_a_held_lock_delays_the_commit_without_blocking_the_loop(tmp_path: Path)
     waited, ticks, visible = asyncio.run(scenario())
     assert waited and ticks == 20
     assert visible == 1
+
+
+def test_a_lock_held_past_the_budget_fails_the_send_and_writes_nothing(tmp_path: Path) -> None:
+    """Past its budget a send's ticket fails (the endpoint answers 503) and none of it is in
+    the inbox; sends once the lock is free commit as before."""
+    path = tmp_path / "q.db"
+    holder = connect(path, lock_wait=0)
+    queue = SqliteQueue(path, "votes", lock_wait=0)
+
+    async def scenario() -> tuple[BaseException | None, BaseException | None, int]:
+        group = GroupCommitQueue(queue, asyncio.get_running_loop(), budget=0.2)
+        holder.execute("BEGIN IMMEDIATE")  # a stopped sender, mid-transaction
+        group.send([b"refused"])
+        first = group.take_ticket()
+        await asyncio.sleep(0.05)  # a later send, while the first commit waits for the lock
+        group.send([b"refused too"])
+        second = group.take_ticket()
+        assert first is not None and second is not None and first is not second
+        await asyncio.wait([first, second], timeout=20)
+        holder.execute("ROLLBACK")
+        group.send([b"stored"])
+        third = group.take_ticket()
+        assert third is not None
+        await asyncio.wait_for(third, 20)
+        return first.exception(), second.exception(), queue.stats()[0].visible
+
+    first, second, visible = asyncio.run(scenario())
+    assert isinstance(first, TimeoutError) and isinstance(second, TimeoutError)
+    assert visible == 1
+    bodies = [row[0] for row in connect(path).execute("SELECT body FROM inbox")]
+    assert bodies == ["stored"]

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks._stopped import consumer_files, stop_inside_a_transaction
 from lambdas.contract import Vote
 from tests.functional.conftest import Up, poll
 from tests.functional.test_faults import children
 from votectl.local import queue as queue_module
 from votectl.local.db import connect
+from votectl.local.gateway import SEND_BUDGET_SECONDS
+from votectl.local.layout import Layout
 from votectl.local.queue import SqliteQueue
 from votectl.local.table import SqliteVoteTable
 
@@ -200,3 +203,115 @@ def test_senders_are_answered_while_the_consumers_are_stopped_at_any_moment(
     assert accepted > 1000
     poll(lambda: up.stored() >= accepted, timeout=60)
     assert up.stored() == accepted
+
+
+# An answer within this is "answered, not hung": the send budget plus generous slack for a
+# loaded machine; before the budget a held lock kept every client waiting 30 s.
+ANSWER_SECONDS = SEND_BUDGET_SECONDS + 9
+
+
+def _refused_as_the_receiver_does(response: httpx.Response) -> bool:
+    """A JSON 503 with Retry-After, as the receiver's on AWS when SQS takes no send."""
+    return (
+        response.status_code == 503
+        and response.headers.get("retry-after") == "2"
+        and response.json()["error"].startswith("votes queue unavailable; retry")
+    )
+
+
+def _answered(answers: list[httpx.Response], errors: list[str], count: int) -> None:
+    """Wait until ``count`` requests are answered (or one went unanswered)."""
+    poll(lambda: len(answers) >= count or errors, timeout=60)
+
+
+def test_a_consumer_stopped_inside_its_transaction_never_delays_a_202(
+    up_factory: Callable[..., Up],
+) -> None:
+    """The processor, then the writer, stopped (SIGSTOP) while it holds a write lock of its
+    own: senders meanwhile get 202 every time, within the client's timeout (the consumers
+    never take the lock the gateway needs); every 202'd vote is stored once they go on."""
+    up = up_factory("--visibility-timeout", "2")
+    pids = children(up)
+    answers: list[httpx.Response] = []
+    errors: list[str] = []
+    done = threading.Event()
+    senders = [threading.Thread(target=_sender, args=(up, answers, errors, done)) for _ in range(4)]
+    for thread in senders:
+        thread.start()
+    rng = random.Random(16)
+    try:
+        for stage in ("processor", "writer"):
+            poll(lambda: len(answers) >= 50 or errors)  # the pipeline under load
+            stop_inside_a_transaction(pids[stage], consumer_files(up.data_dir, stage), rng)
+            _answered(answers, errors, len(answers) + 100)
+            os.kill(pids[stage], signal.SIGCONT)
+    finally:
+        for pid in (pids["processor"], pids["writer"]):
+            os.kill(pid, signal.SIGCONT)
+        done.set()
+        for thread in senders:
+            thread.join(30)
+    assert errors == []
+    assert {r.status_code for r in answers} == {202}
+    poll(lambda: _stored(up) >= len(answers), timeout=60)
+    assert _stored(up) == len(answers)
+
+
+def test_a_held_inbox_lock_gets_503s_within_the_budget_and_stores_none_of_them(up: Up) -> None:
+    """Another connection holds the votes inbox's write lock (a `sqlite3` shell's BEGIN
+    IMMEDIATE, a stopped gateway worker): every request is answered within the send budget
+    (plus slack) with the receiver's JSON 503 and Retry-After, none of their votes is stored;
+    once the lock is released, requests get 202 and all of those are stored."""
+    inbox = Layout.of(up.data_dir).votes_db
+    sent_before = _messages_ever_sent(inbox)
+    holder = connect(inbox, lock_wait=10)
+    holder.execute("BEGIN IMMEDIATE")
+    held: list[httpx.Response] = []
+    errors: list[str] = []
+
+    def send(prefix: str, out: list[httpx.Response], count: int = 1) -> None:
+        with httpx.Client(base_url=up.url, timeout=ANSWER_SECONDS) as client:
+            for n in range(count):
+                vote = {"user_id": f"{prefix}-{n}", "title_id": "t", "aspect": "story", "score": 3}
+                try:
+                    out.append(client.post("/votes", json=vote))
+                except httpx.HTTPError as exc:  # no answer within ANSWER_SECONDS
+                    errors.append(repr(exc))
+
+    try:
+        threads = [threading.Thread(target=send, args=(f"held{i}", held)) for i in range(12)]
+        for thread in threads:
+            thread.start()
+            threading.Event().wait(0.02)  # some arrive while an earlier commit waits
+        for thread in threads:
+            thread.join(60)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert errors == []
+    assert len(held) == 12
+    assert all(_refused_as_the_receiver_does(r) for r in held), [r.text for r in held]
+    assert _messages_ever_sent(inbox) == sent_before  # not one of them was committed
+    after: list[httpx.Response] = []
+    send("free", after, 2)
+    assert errors == [] and [r.status_code for r in after] == [202, 202]
+    poll(lambda: _stored(up) >= 2)
+    assert _stored(up) == 2
+
+
+def _stored(up: Up) -> int:
+    """The votes in the table (read in this process: no `votectl` to start)."""
+    table = SqliteVoteTable(Layout.of(up.data_dir).table_db)
+    try:
+        return table.count()
+    finally:
+        table.close()
+
+
+def _messages_ever_sent(inbox: Path) -> int:
+    """The inbox's id counter: it counts every message committed, reclaimed ones too."""
+    queue = SqliteQueue(inbox, "votes", lock_wait=0)
+    try:
+        return queue.sent_total()
+    finally:
+        queue.close()

@@ -23,14 +23,32 @@ import msgspec
 from httptools import HttpParserInvalidURLError, parse_url
 
 from lambdas.contract import MAX_BODY_BYTES
+from lambdas.receiver import QUEUE_UNAVAILABLE, RETRY_AFTER_SECONDS
 from votectl.local.chaos import ChaosFailure
 from votectl.local.db import Locked
 from votectl.local.queue import SqliteQueue
 
-__all__ = ["Gateway", "GroupCommitQueue", "Reply", "http_api_event", "json_error", "pack_group"]
+__all__ = [
+    "SEND_BUDGET_SECONDS",
+    "Gateway",
+    "GroupCommitQueue",
+    "Reply",
+    "http_api_event",
+    "json_error",
+    "pack_group",
+]
 
 log = logging.getLogger("votectl.gateway")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+# How long a request's votes may wait for the votes queue's lock before the client gets a
+# 503 with Retry-After: the lock is only ever held by another gateway worker's commit (tenths of
+# a ms; a reclaim or a WAL truncation a few ms, up to some tens on a loaded machine), never by a
+# consumer, so a second is hundreds of times what a sender waits for when nothing is wrong, and
+# still short of the receiver's own budget on AWS (lambdas/receiver.py, 1.5 s) and of any
+# client's timeout. Past it something holds the lock that should not (a stopped gateway
+# worker, a `sqlite3` shell): answering beats keeping every client waiting.
+SEND_BUDGET_SECONDS = 1.0
 
 # The contract's limit: a larger body can never be valid, so it is not read (API Gateway reads
 # up to 10 MB before the receiver refuses it; locally the memory is better spent).
@@ -43,21 +61,27 @@ class GroupCommitQueue:
     The buffered bodies of all requests handled since the last commit go into one SQLite
     transaction, run on the loop itself (a commit takes about 0.1 ms; a worker thread cost
     0.5 ms of handoff per commit). The queue must not wait for the lock (``lock_wait=0``):
-    when another gateway worker or the processor's garbage collection holds the inbox's lock,
-    the commit is retried from the loop after 50 us to 1 ms, so the loop keeps reading
-    requests meanwhile.
+    when another gateway worker holds the inbox's lock (consumers never take it), the commit
+    is retried from the loop after 50 us to 1 ms, so the loop keeps reading requests
+    meanwhile. A commit that has not got the lock ``budget`` seconds after its first send
+    fails its sends with ``TimeoutError`` (the endpoint answers 503): nothing of them was
+    written, since the lock is taken before anything is.
     ``take_ticket()`` gives the future of the commit holding the last ``send``.
     """
 
     def __init__(
-        self, queue: SqliteQueue, loop: asyncio.AbstractEventLoop, timeout: float = 30.0
+        self,
+        queue: SqliteQueue,
+        loop: asyncio.AbstractEventLoop,
+        budget: float = SEND_BUDGET_SECONDS,
     ) -> None:
         self.max_message_bytes = queue.max_message_bytes
         self._queue = queue
         self._loop = loop
-        self._timeout = timeout
+        self._budget = budget
         self._pending: list[bytes] = []
         self._next: asyncio.Future[None] | None = None
+        self._next_since = 0.0  # monotonic seconds: the first send of the next commit
         self._running = False
         self._ticket: asyncio.Future[None] | None = None
         self._failing = 0  # commits failed in a row
@@ -68,6 +92,7 @@ class GroupCommitQueue:
         self._pending.extend(bodies)
         if self._next is None:
             self._next = self._loop.create_future()
+            self._next_since = time.monotonic()
             if not self._running:
                 self._schedule()
         self._ticket = self._next
@@ -86,7 +111,9 @@ class GroupCommitQueue:
         batch, self._pending = pack_group(self._pending, self.max_message_bytes), []
         done, self._next = self._next, None
         assert done is not None  # send() made it with the bodies now in the batch
-        self._commit(batch, done, 0.00005, time.monotonic() + self._timeout)
+        # the budget runs from the batch's first send, not from this start: sends that came
+        # while the last commit waited for the lock have waited already
+        self._commit(batch, done, 0.00005, self._next_since + self._budget)
 
     def _commit(
         self, batch: list[bytes], done: asyncio.Future[None], pause: float, deadline: float
@@ -98,17 +125,20 @@ class GroupCommitQueue:
                 retry = min(pause * 2, 0.001)
                 self._loop.call_later(pause, self._commit, batch, done, retry, deadline)
                 return
-            self._settle(done, TimeoutError("the votes queue stayed locked"))
+            self._failed(done, TimeoutError(f"the votes queue stayed locked {self._budget:g} s"))
         except Exception as exc:
-            if not self._failing:  # once per streak: a full disk fails every commit
-                log.error("votes queue commits failing (answering 503): %s", exc)
-            self._failing += 1
-            self._settle(done, exc)
+            self._failed(done, exc)
         else:
             if self._failing:
                 log.error("votes queue commits work again after %d failed", self._failing)
                 self._failing = 0
             self._settle(done, None)
+
+    def _failed(self, done: asyncio.Future[None], error: BaseException) -> None:
+        if not self._failing:  # once per streak: a full disk or a held lock fails every commit
+            log.error("votes queue commits failing (answering 503): %s", error)
+        self._failing += 1
+        self._settle(done, error)
 
     def _settle(self, done: asyncio.Future[None], error: BaseException | None) -> None:
         if not done.done():
@@ -301,6 +331,7 @@ def json_error(status: int, message: str, extra: bytes = b"") -> Reply:
 
 
 RETRY_AFTER = b"retry-after: 1\r\n"
+_QUEUE_RETRY_AFTER = b"retry-after: %d\r\n" % RETRY_AFTER_SECONDS
 
 
 class Gateway:
@@ -361,8 +392,9 @@ class Gateway:
         return Reply(head, raw, ticket, _accepted(payload) if status == 202 else 0)
 
     def not_stored(self, error: BaseException) -> Reply:
-        """The answer to a request whose commit failed: nothing acknowledged, retry."""
-        return json_error(503, f"not stored, retry ({error})", RETRY_AFTER)
+        """The answer to a request whose commit failed (nothing of it was stored): the
+        receiver's own 503 when SQS fails it on AWS, the same words and Retry-After."""
+        return json_error(503, f"{QUEUE_UNAVAILABLE} ({error})", _QUEUE_RETRY_AFTER)
 
     def _header_lines(self, given: dict[str, Any]) -> bytes:
         """The header lines of a Lambda response's headers. The receiver answers with one

@@ -85,7 +85,7 @@ async def _serve(
         spec.visibility_timeout,
         spec.max_receive_count,
         lock_wait=0,
-        checkpoints=False,  # the processor's garbage collection checkpoints the inbox
+        checkpoints=False,  # none after each commit: the sends' upkeep truncates the WAL
     )
     queue = GroupCommitQueue(votes, asyncio.get_running_loop())
     clock = ReceiptClock(layout.clock_file)  # receipt stamps never step back in the data dir
