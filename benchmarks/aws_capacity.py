@@ -83,7 +83,7 @@ def cpu_cap(name: str, memory_mb: int) -> Cap:
     quota = int(period * share)
     v1 = Path("/sys/fs/cgroup/cpu")
     if (v1 / "cpu.cfs_quota_us").exists():
-        group = v1 / f"votectl-bench-{name}"
+        group = v1 / f"votectl-bench-{name}-{os.getpid()}"  # one per run: runs overlap
         try:
             group.mkdir(exist_ok=True)
             (group / "cpu.cfs_period_us").write_text(str(period))
@@ -93,7 +93,7 @@ def cpu_cap(name: str, memory_mb: int) -> Cap:
             return Cap(None, f"cgroup v1 refused: {exc}")
     v2 = Path("/sys/fs/cgroup")
     if (v2 / "cgroup.controllers").exists():
-        group = v2 / f"votectl-bench-{name}"
+        group = v2 / f"votectl-bench-{name}-{os.getpid()}"
         try:
             group.mkdir(exist_ok=True)
             (group / "cpu.max").write_text(f"{quota} {period}")
