@@ -7,6 +7,7 @@ optional: a stage it does not define is made of defaults and flags alone.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -320,6 +321,8 @@ def load_stage(name: str | None = None, config_path: Path | None = None, **overr
     """The named stage (default: $VOTECTL_STAGE or local) with flag overrides applied."""
     name = name or os.environ.get("VOTECTL_STAGE") or LOCAL
     stages = read_config(config_path or Path(CONFIG_FILE))
+    if name != LOCAL and name not in stages:
+        _refuse_a_typo(name, list(stages), overrides)
     # a stage not in the file is defaults + environment + flags (`deploy` says so)
     settings = _with_memories(dict(stages.get(name, {})))
     if os.environ.get("VOTECTL_DATA_DIR"):
@@ -327,6 +330,30 @@ def load_stage(name: str | None = None, config_path: Path | None = None, **overr
     settings.update(_with_memories({k: v for k, v in overrides.items() if v is not None}))
     settings = {k: _coerce(name, k, v) for k, v in settings.items()}
     return validate(replace(Stage(name=name), **settings))
+
+
+AD_HOC_FLAGS = ("region", "endpoint_url", "profile")
+"""A stage that votectl.toml does not define must name one of these on the command line."""
+
+
+def _refuse_a_typo(name: str, known: list[str], overrides: dict[str, Any]) -> None:
+    """A stage the file does not define is an AWS stage made of flags: accepted when a flag
+    says where it lives (--region, --endpoint-url, --profile). Without one it is refused when
+    votectl.toml defines stages (``prdo`` for ``prod``), or when it reads like ``local``: the
+    environment's AWS_DEFAULT_REGION alone must not turn a typo into a stack."""
+    if any(overrides.get(flag) for flag in AD_HOC_FLAGS):
+        return
+    choices = [LOCAL, *known]
+    if not known and not difflib.get_close_matches(name, [LOCAL], n=1, cutoff=0.6):
+        return  # no votectl.toml to misspell: an ad-hoc stage (its region is checked on use)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    said = f"did you mean {close[0]!r}? " if close else ""
+    where = f"stages: {', '.join(choices)}" if known else f"no {CONFIG_FILE} here; stages: local"
+    raise ConfigError(
+        f"no stage {name!r} in {CONFIG_FILE} ({where})",
+        hint=f"{said}pass --stage {close[0] if close else LOCAL}; a new AWS stage needs --region"
+        f" (or --endpoint-url) on the command line, or a [stages.{name}] table in {CONFIG_FILE}",
+    )
 
 
 def _with_memories(settings: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from votectl.config import CONFIG_FILE, Stage, in_config, known_stages
+from votectl.config import Stage
 from votectl.errors import (
     AwsError,
     ConfigError,
@@ -76,17 +76,11 @@ class Aws:
     @property
     def region(self) -> str:
         region = self.session.region_name
-        if not region and not in_config(self.stage.name) and known_stages():
-            known = ", ".join(["local", *known_stages()])
-            raise ConfigError(
-                f"no stage {self.stage.name!r} in {CONFIG_FILE} (stages: {known})",
-                hint=f"pick one of {known}; or give a new AWS stage its --region",
-            )
         if not region:
             raise ConfigError(
                 f"stage {self.stage.name!r} has no region",
-                hint="set region in [stages.NAME] of votectl.toml, pass --region, "
-                "or set AWS_DEFAULT_REGION",
+                hint=f"set region in [stages.{self.stage.name}] of votectl.toml, pass --region,"
+                " or set AWS_DEFAULT_REGION",
             )
         return region
 
