@@ -111,13 +111,21 @@ def peek_table(messages: list[PeekedMessage]) -> Fitted:
                 m.message_id,
                 m.votes,
                 vote,
+                _ids(m.correlation_ids),
                 m.receive_count,
                 f"{m.age_s:.0f}s",
                 m.problem or "",
             ]
         )
-    columns = ["queue", "message", "votes", "first vote", "receives", "age", "problem"]
+    columns = ["queue", "message", "votes", "first vote", "ids", "receives", "age", "problem"]
     return table(f"{len(messages)} messages (left in place)", columns, rows)
+
+
+def _ids(ids: list[str]) -> str:
+    """The first correlation id whole, and how many more (--json lists them all)."""
+    if not ids:
+        return ""
+    return ids[0] if len(ids) == 1 else f"{ids[0]} +{len(ids) - 1} more"
 
 
 def _rate(value: float | None) -> str:
