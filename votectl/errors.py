@@ -92,7 +92,8 @@ class DoesNotFit(VotectlError):
 class QueuesNotEmpty(VotectlError):
     hint = (
         "let the pipeline drain (`votectl status`), redrive the DLQs (`votectl redrive`) or save"
-        " their votes (`votectl peek`), then destroy again; --force deletes them with the stack"
+        " their votes (`votectl queue peek`), then destroy again; --force deletes them with the"
+        " stack"
     )
 
 
