@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import Any
 
 import typer
+import typer.main
 from typer._click.exceptions import NoArgsIsHelpError
 from typer._click.exceptions import UsageError as ClickUsageError
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     except VotectlError as exc:
         if debug:
             raise
-        fail_line(str(exc), exc.hint)
+        fail_line(str(exc), exc.hint.replace("votectl COMMAND", _command_path(args)))
         return _exit(exc.exit_code)
     except Exception as exc:  # an unexpected bug: one line, never local variables
         if debug:
@@ -107,6 +108,22 @@ def main(argv: list[str] | None = None) -> int:
     if rv == 130:  # typer turns Ctrl-C into Exit(130) itself, before the handler above
         fail_line("interrupted", None)
     return _exit(rv if isinstance(rv, int) else 0)
+
+
+def _command_path(args: list[str]) -> str:
+    """The command ``args`` name (``votectl queue peek``): the words that are commands, in
+    order, so a usage hint names the command's own --help, not a placeholder."""
+    words = ["votectl"]
+    command: Any = typer.main.get_command(app)
+    for arg in args:
+        commands = getattr(command, "commands", None)  # a group
+        if commands is None or arg not in commands:
+            if commands is not None and arg.startswith("-"):
+                continue  # the root's own options (--debug, --no-color)
+            break
+        words.append(arg)
+        command = commands[arg]
+    return " ".join(words)
 
 
 def _usage_hint(ctx: Any) -> str:
