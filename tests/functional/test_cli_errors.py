@@ -26,6 +26,7 @@ from votectl.local.table import SqliteVoteTable
         (("up", "--host", "999.1.1.1", "--port", "0", "--data-dir", "{tmp}/h"), 2, "--host must"),
         (("up", "--host", "192.0.2.1", "--port", "0", "--data-dir", "{tmp}/h"), 2, "--host must"),
         (("queue", "stats", "--data-dir", "{tmp}/old"), 1, "earlier votectl"),
+        (("up", "--port", "99999", "--data-dir", "{tmp}/p"), 2, "'--port'"),
         # a usage hint names the command's own --help, not `votectl COMMAND --help`
         (("logs", "--since", "x", "--data-dir", "{tmp}/d"), 2, "see `votectl logs --help`"),
         (("--no-color", "loadtest", "-u", "0"), 2, "see `votectl loadtest --help`"),
