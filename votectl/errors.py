@@ -70,7 +70,7 @@ class NoVotes(VotectlError):
 
 
 class AlreadyRunning(VotectlError):
-    hint = "stop the other `votectl up`, or pass another --data-dir"
+    hint = "`votectl down` stops the other `votectl up`; or pass another --data-dir"
 
 
 class PipelineFailed(VotectlError):

@@ -48,6 +48,8 @@ def log_path(layout: Layout) -> Path:
 
 def detach(layout: Layout, up_args: list[str]) -> Detached:
     """Start `votectl up UP_ARGS --quiet` in the background; return once it serves."""
+    if layout.is_running():  # said here, not as "exited with code 1 while starting: ..."
+        raise layout.taken()
     layout.logs_dir.mkdir(parents=True, exist_ok=True)
     log = log_path(layout)
     with log.open("ab") as sink:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from votectl.errors import NotRunning
+from votectl.errors import AlreadyRunning, NotRunning
 
 __all__ = ["Layout"]
 
@@ -108,6 +108,17 @@ class Layout:
         except (OSError, ValueError):
             return None
         return info if isinstance(info, dict) else None
+
+    def taken(self) -> AlreadyRunning:
+        """The error for a second `votectl up` on this data dir: which one holds it, and how
+        to stop it."""
+        info = self.up_info() or {}
+        who = ", ".join(str(info[k]) for k in ("pid", "url") if k in info)
+        return AlreadyRunning(
+            f"another `votectl up`{f' ({who})' if who else ''} is using {self.root}",
+            hint=f"`votectl down --data-dir {self.root}` stops it (or Ctrl-C where it runs);"
+            " or pass another --data-dir",
+        )
 
     def running_url(self) -> str | None:
         """The endpoint of the `votectl up` serving this data dir, if one is running."""
