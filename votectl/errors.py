@@ -66,7 +66,10 @@ class NotRunning(VotectlError):
 
 
 class NoVotes(VotectlError):
-    hint = "check the title id (ids are case-sensitive); `votectl table count` shows what is stored"
+    hint = (
+        "check the title id (ids are case-sensitive); `votectl table count` shows what is stored;"
+        " a vote sent a moment ago may still be in a queue (`votectl queue stats`)"
+    )
 
 
 class AlreadyRunning(VotectlError):

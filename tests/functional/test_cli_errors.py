@@ -203,6 +203,8 @@ def test_results_for_an_unknown_title_exit_1_and_say_so(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no votes found for title 'no-such-title'" in result.stderr
     assert result.stderr.count("error:") == 1 and result.stdout == ""
+    # results read right after a vote is sent: the hint says where a vote in transit is
+    assert "may still be in a queue (`votectl queue stats`)" in result.stderr
     as_json = votectl("results", "no-such-title", "--data-dir", str(tmp_path), "--json")
     assert as_json.returncode == 1
     assert json.loads(as_json.stdout) == {"title_id": "no-such-title", "aspects": {}}
