@@ -204,6 +204,8 @@ def _stack_status(report: StackReport) -> RenderableType:
     votes = table(
         "table",
         ["table", "votes (approximate)"],
-        [[count.table, f"{count.count:,}  (DescribeTable; refreshes about every 6 hours)"]],
+        [[count.table, f"{count.count:,}"]],
+        caption="DescribeTable's count, refreshed about every 6 hours;"
+        " `votectl table count --exact` counts",
     )
     return Group(head, functions, queue_table(report.queues), votes)
