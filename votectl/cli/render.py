@@ -87,6 +87,7 @@ def log_line(event: LogEvent) -> str:
         for name, value in (
             ("request_id", event.request_id),
             ("correlation_id", event.correlation_id),
+            ("correlation_ids", None if event.correlation_id else _ids(_listed(event.extra))),
         )
         if value
     )
@@ -126,6 +127,12 @@ def _ids(ids: list[str]) -> str:
     if not ids:
         return ""
     return ids[0] if len(ids) == 1 else f"{ids[0]} +{len(ids) - 1} more"
+
+
+def _listed(extra: dict[str, Any]) -> list[str]:
+    """A batch line's correlation ids (``correlation_ids``: the requests its votes came in)."""
+    ids = extra.get("correlation_ids")
+    return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 def _rate(value: float | None) -> str:
