@@ -307,6 +307,8 @@ def test_cli_deploy_status_ops_and_destroy(cli: Any, moto_url: str) -> None:
     assert (gone["deleted"], gone["bucket_kept"]) == (True, True)
     missing = cli("status", *target, code=1)
     assert "does not exist" in missing.stderr and "hint:" in missing.stderr
+    # the hint is the command to type, for this stage on this endpoint
+    assert f"`votectl deploy --stage dev --endpoint-url {moto_url}`" in missing.stderr
 
 
 @pytest.mark.parametrize(

@@ -130,6 +130,14 @@ def no_such_action(exc: ClientError) -> bool:
     return status in (404, 500, 501) and unparsed and not meta.get("RequestId")
 
 
+def _deploy_it(stage: Stage | None) -> str | None:
+    """The deploy command for ``stage`` as typed: its name, and the endpoint if flags gave it."""
+    if stage is None:
+        return None
+    flags = f" --endpoint-url {stage.endpoint_url}" if stage.endpoint_url else ""
+    return f"deploy it first: `votectl deploy --stage {stage.name}{flags}`"
+
+
 @contextmanager
 def aws_errors(action: str, stage: Stage | None = None) -> Iterator[None]:
     """Turn botocore failures raised inside the block into one-line ``votectl.errors``."""
@@ -156,7 +164,9 @@ def aws_errors(action: str, stage: Stage | None = None) -> Iterator[None]:
             raise MissingCredentials(f"{action}: credentials rejected ({code})") from None
         if code == "ValidationError" and "does not exist" in message:
             stack = stage.stack_name if stage else "the stack"
-            raise StackNotFound(f"{action}: stack {stack} does not exist") from None
+            raise StackNotFound(
+                f"{action}: stack {stack} does not exist", hint=_deploy_it(stage)
+            ) from None
         if code in _MISSING:
             raise ResourceMissing(f"{action}: {message}") from None
         if code in ("AccessDenied", "AccessDeniedException"):
