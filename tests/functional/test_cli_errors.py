@@ -27,6 +27,10 @@ from votectl.local.table import SqliteVoteTable
         (("up", "--host", "192.0.2.1", "--port", "0", "--data-dir", "{tmp}/h"), 2, "--host must"),
         (("queue", "stats", "--data-dir", "{tmp}/old"), 1, "earlier votectl"),
         (("up", "--port", "99999", "--data-dir", "{tmp}/p"), 2, "'--port'"),
+        # a data dir that cannot be one: a file, or under one
+        (("up", "--port", "0", "--data-dir", "{tmp}/f"), 2, "/f as the data dir: it is a file"),
+        (("up", "--detach", "--port", "0", "--data-dir", "{tmp}/f"), 2, "it is a file"),
+        (("up", "--port", "0", "--auth", "jwt", "--data-dir", "{tmp}/f/d"), 2, "/f/d as the data"),
         # a usage hint names the command's own --help, not `votectl COMMAND --help`
         (("logs", "--since", "x", "--data-dir", "{tmp}/d"), 2, "see `votectl logs --help`"),
         (("--no-color", "loadtest", "-u", "0"), 2, "see `votectl loadtest --help`"),
@@ -37,6 +41,7 @@ def test_errors_are_one_line_with_a_hint(
 ) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "votes-table.db").touch()
+    (tmp_path / "f").touch()
     (tmp_path / "old").mkdir()  # a data dir written before queues became inbox + state files
     (tmp_path / "old" / "votes-table.db").touch()
     connect(tmp_path / "old" / "votes-queue.db", "CREATE TABLE bodies (id INTEGER);").close()

@@ -50,7 +50,7 @@ def detach(layout: Layout, up_args: list[str]) -> Detached:
     """Start `votectl up UP_ARGS --quiet` in the background; return once it serves."""
     if layout.is_running():  # said here, not as "exited with code 1 while starting: ..."
         raise layout.taken()
-    layout.logs_dir.mkdir(parents=True, exist_ok=True)
+    layout.create().logs_dir.mkdir(exist_ok=True)
     log = log_path(layout)
     with log.open("ab") as sink:
         start = sink.tell()

@@ -65,8 +65,7 @@ class UpSettings:
 
 @contextlib.contextmanager
 def _exclusive(layout: Layout) -> Iterator[None]:
-    layout.root.mkdir(parents=True, exist_ok=True)
-    fd = layout.lock()
+    fd = layout.create().lock()
     if fd is None:
         raise layout.taken()
     try:
