@@ -31,6 +31,7 @@ from votectl.local.table import SqliteVoteTable
         (("up", "--port", "0", "--data-dir", "{tmp}/f"), 2, "/f as the data dir: it is a file"),
         (("up", "--detach", "--port", "0", "--data-dir", "{tmp}/f"), 2, "it is a file"),
         (("up", "--port", "0", "--auth", "jwt", "--data-dir", "{tmp}/f/d"), 2, "/f/d as the data"),
+        (("bundle", "--out", "{tmp}/f"), 2, "/f: it is a file"),
         # a usage hint names the command's own --help, not `votectl COMMAND --help`
         (("logs", "--since", "x", "--data-dir", "{tmp}/d"), 2, "see `votectl logs --help`"),
         (("--no-color", "loadtest", "-u", "0"), 2, "see `votectl loadtest --help`"),
