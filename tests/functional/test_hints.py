@@ -69,6 +69,8 @@ def test_a_new_stage_named_with_its_region_is_still_an_aws_stage(tmp_path: Path)
     done = _in_dir(tmp_path, "status", "--stage", "scratch", "--region", "us-east-1")
     assert done.returncode == 1, done.stderr  # it reached for the (closed) endpoint
     assert "votectl-scratch" in done.stderr and "no stage" not in done.stderr
+    helped = _in_dir(tmp_path, "status", "--help")  # --stage's help says the rule too
+    assert "(with --region or --endpoint-url)" in " ".join(helped.stdout.split())
 
 
 def test_401s_say_token(up_factory: Callable[..., Up], tmp_path: Path) -> None:
