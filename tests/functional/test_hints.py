@@ -23,13 +23,17 @@ def test_a_bad_auth_flag_names_the_flag(tmp_path: Path) -> None:
     assert "votectl.toml" not in done.stderr and "--auth jwt" in done.stderr
 
 
-def _in_dir(tmp_path: Path, *args: str, region: str | None = None) -> Any:
-    """votectl in ``tmp_path``, AWS_DEFAULT_REGION as given; every AWS call would go to a closed
-    port (AWS_ENDPOINT_URL), so a typo accepted by mistake cannot reach AWS."""
-    env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+def _in_dir(tmp_path: Path, *args: str, region: str | None = None, keys: bool = True) -> Any:
+    """votectl in ``tmp_path``, AWS_DEFAULT_REGION as given, keys or none; every AWS call would
+    go to a closed port (AWS_ENDPOINT_URL), so a typo accepted by mistake cannot reach AWS."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env |= {"AWS_CONFIG_FILE": str(tmp_path / "none"), "PYTHONPATH": str(ROOT)}
-    env |= {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "testing"}
-    env |= {"AWS_SECRET_ACCESS_KEY": "testing"} | ({"AWS_DEFAULT_REGION": region} if region else {})
+    env |= {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    if keys:
+        env |= {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    env |= {"AWS_EC2_METADATA_DISABLED": "true"}
+    if region:
+        env["AWS_DEFAULT_REGION"] = region
     return subprocess.run(
         [sys.executable, "-m", "votectl", *args],
         cwd=tmp_path,
@@ -55,6 +59,14 @@ def test_a_misspelled_stage_lists_the_known_ones(
     assert lines[0] == "error: no stage 'prd' in votectl.toml (stages: local, dev, prod)"
     assert lines[1].startswith("hint: did you mean 'prod'?") and "--region" in lines[1]
     assert len(lines) == 2 and "has no region" not in done.stderr
+
+
+def test_no_credentials_for_an_emulator_says_any_will_do(tmp_path: Path) -> None:
+    flags = ("--stage", "emu", "--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1")
+    done = _in_dir(tmp_path, "queue", "stats", *flags, keys=False)
+    assert done.returncode == 1, done.stderr
+    assert "no AWS credentials found" in done.stderr
+    assert "takes any credentials" in done.stderr and "AWS_ACCESS_KEY_ID=testing" in done.stderr
 
 
 def test_a_misspelled_local_is_refused_without_votectl_toml(tmp_path: Path) -> None:

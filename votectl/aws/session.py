@@ -130,6 +130,16 @@ def no_such_action(exc: ClientError) -> bool:
     return status in (404, 500, 501) and unparsed and not meta.get("RequestId")
 
 
+def _credentials_hint(stage: Stage | None) -> str | None:
+    """An emulator wants credentials as AWS does (boto3 signs every request), and any will do."""
+    if stage is None or not stage.endpoint_url:
+        return None
+    return (
+        f"an emulator at {stage.endpoint_url} takes any credentials: e.g."
+        " `export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing`"
+    )
+
+
 def _deploy_it(stage: Stage | None) -> str | None:
     """The deploy command for ``stage`` as typed: its name, and the endpoint if flags gave it."""
     if stage is None:
@@ -145,7 +155,9 @@ def aws_errors(action: str, stage: Stage | None = None) -> Iterator[None]:
     try:
         yield
     except (NoCredentialsError, PartialCredentialsError):
-        raise MissingCredentials(f"{action}: no AWS credentials found") from None
+        raise MissingCredentials(
+            f"{action}: no AWS credentials found", hint=_credentials_hint(stage)
+        ) from None
     except ProfileNotFound as exc:
         raise MissingCredentials(f"{action}: {exc}") from None
     except NoRegionError:
