@@ -321,15 +321,16 @@ def load_stage(name: str | None = None, config_path: Path | None = None, **overr
     """The named stage (default: $VOTECTL_STAGE or local) with flag overrides applied."""
     name = name or os.environ.get("VOTECTL_STAGE") or LOCAL
     stages = read_config(config_path or Path(CONFIG_FILE))
-    if name != LOCAL and name not in stages:
-        _refuse_a_typo(name, list(stages), overrides)
     # a stage not in the file is defaults + environment + flags (`deploy` says so)
     settings = _with_memories(dict(stages.get(name, {})))
     if os.environ.get("VOTECTL_DATA_DIR"):
         settings["data_dir"] = os.environ["VOTECTL_DATA_DIR"]
     settings.update(_with_memories({k: v for k, v in overrides.items() if v is not None}))
     settings = {k: _coerce(name, k, v) for k, v in settings.items()}
-    return validate(replace(Stage(name=name), **settings))
+    stage = validate(replace(Stage(name=name), **settings))  # a name that cannot be one first
+    if name != LOCAL and name not in stages:
+        _refuse_a_typo(name, list(stages), overrides)
+    return stage
 
 
 AD_HOC_FLAGS = ("region", "endpoint_url", "profile")
