@@ -32,6 +32,8 @@ from votectl.local.table import SqliteVoteTable
         (("up", "--detach", "--port", "0", "--data-dir", "{tmp}/f"), 2, "it is a file"),
         (("up", "--port", "0", "--auth", "jwt", "--data-dir", "{tmp}/f/d"), 2, "/f/d as the data"),
         (("bundle", "--out", "{tmp}/f"), 2, "/f: it is a file"),
+        # the root's flags after the command: the hint is the line as it should be
+        (("status", "--debug", "--data-dir", "{tmp}/d"), 2, "`votectl --debug status --data-dir"),
         # a usage hint names the command's own --help, not `votectl COMMAND --help`
         (("logs", "--since", "x", "--data-dir", "{tmp}/d"), 2, "see `votectl logs --help`"),
         (("--no-color", "loadtest", "-u", "0"), 2, "see `votectl loadtest --help`"),

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             print(exc.message)
         return _exit(0)
     except ClickUsageError as exc:
-        fail_line(exc.format_message(), _usage_hint(exc.ctx))
+        fail_line(exc.format_message(), _root_flag_hint(args) or _usage_hint(exc.ctx))
         return _exit(exc.exit_code)
     except typer.TyperException as exc:  # click's other errors (FileError, ...)
         fail_line(exc.format_message(), None)
@@ -124,6 +124,22 @@ def _command_path(args: list[str]) -> str:
         words.append(arg)
         command = commands[arg]
     return " ".join(words)
+
+
+ROOT_FLAGS = ("--debug", "--no-color")
+
+
+def _root_flag_hint(args: list[str]) -> str | None:
+    """``votectl status --debug``: the root's own flags go before the command."""
+    words = _command_path(args).split()[1:]
+    if not words:
+        return None
+    at = args.index(words[0])
+    flag = next((a for a in args[at + 1 :] if a in ROOT_FLAGS), None)
+    if flag is None:
+        return None
+    fixed = [*args[:at], flag, *(a for a in args[at:] if a != flag)]
+    return f"{flag} goes before the command: `votectl {' '.join(fixed)}`"
 
 
 def _usage_hint(ctx: Any) -> str:
