@@ -7,6 +7,7 @@ optional: a stage it does not define is made of defaults and flags alone.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -326,7 +327,34 @@ def load_stage(name: str | None = None, config_path: Path | None = None, **overr
         settings["data_dir"] = os.environ["VOTECTL_DATA_DIR"]
     settings.update(_with_memories({k: v for k, v in overrides.items() if v is not None}))
     settings = {k: _coerce(name, k, v) for k, v in settings.items()}
-    return validate(replace(Stage(name=name), **settings))
+    stage = validate(replace(Stage(name=name), **settings))  # a name that cannot be one first
+    if name != LOCAL and name not in stages:
+        _refuse_a_typo(name, list(stages), overrides)
+    return stage
+
+
+AD_HOC_FLAGS = ("region", "endpoint_url", "profile")
+"""A stage that votectl.toml does not define must name one of these on the command line."""
+
+
+def _refuse_a_typo(name: str, known: list[str], overrides: dict[str, Any]) -> None:
+    """A stage the file does not define is an AWS stage made of flags: accepted when a flag
+    says where it lives (--region, --endpoint-url, --profile). Without one it is refused when
+    votectl.toml defines stages (``prdo`` for ``prod``), or when it reads like ``local``: the
+    environment's AWS_DEFAULT_REGION alone must not turn a typo into a stack."""
+    if any(overrides.get(flag) for flag in AD_HOC_FLAGS):
+        return
+    choices = [LOCAL, *known]
+    if not known and not difflib.get_close_matches(name, [LOCAL], n=1, cutoff=0.6):
+        return  # no votectl.toml to misspell: an ad-hoc stage (its region is checked on use)
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    said = f"did you mean {close[0]!r}? " if close else ""
+    where = f"stages: {', '.join(choices)}" if known else f"no {CONFIG_FILE} here; stages: local"
+    raise ConfigError(
+        f"no stage {name!r} in {CONFIG_FILE} ({where})",
+        hint=f"{said}pass --stage {close[0] if close else LOCAL}; a new AWS stage needs --region"
+        f" (or --endpoint-url) on the command line, or a [stages.{name}] table in {CONFIG_FILE}",
+    )
 
 
 def _with_memories(settings: dict[str, Any]) -> dict[str, Any]:

@@ -66,11 +66,14 @@ class NotRunning(VotectlError):
 
 
 class NoVotes(VotectlError):
-    hint = "check the title id (ids are case-sensitive); `votectl table count` shows what is stored"
+    hint = (
+        "check the title id (ids are case-sensitive); `votectl table count` shows what is stored;"
+        " a vote sent a moment ago may still be in a queue (`votectl queue stats`)"
+    )
 
 
 class AlreadyRunning(VotectlError):
-    hint = "stop the other `votectl up`, or pass another --data-dir"
+    hint = "`votectl down` stops the other `votectl up`; or pass another --data-dir"
 
 
 class PipelineFailed(VotectlError):
@@ -92,7 +95,8 @@ class DoesNotFit(VotectlError):
 class QueuesNotEmpty(VotectlError):
     hint = (
         "let the pipeline drain (`votectl status`), redrive the DLQs (`votectl redrive`) or save"
-        " their votes (`votectl peek`), then destroy again; --force deletes them with the stack"
+        " their votes (`votectl queue peek`), then destroy again; --force deletes them with the"
+        " stack"
     )
 
 

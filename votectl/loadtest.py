@@ -425,6 +425,10 @@ def run(
     history = settings.report_dir / f"{settings.csv_prefix.name}_stats_history.csv"
     with _target(stage, output) as (url, ops), recording(ops, pipeline_html, history) as rec:
         before = ops.table_count(exact=True).count if settings.verify else 0
+        output(
+            f"driving {settings.users} Locust users at {url} for"
+            f" {parse_duration(settings.duration):g} s"
+        )
         _run_locust(locust_command(url, settings), locust_log or output)
         rec.mark("load ends")
         stats, errors, summary = read_summary(settings.summary_path)

@@ -54,10 +54,17 @@ def table(
     caption: str | None = None,
     left: int = 1,
 ) -> Fitted:
-    """Columns right-aligned (numbers) but the first ``left`` ones (names, text); where the
-    table is wider than the terminal, one record per block (see ``Fitted``)."""
+    """Columns right-aligned (numbers) but the first ``left`` ones (names, text); no header
+    row if every column name is empty; where the table is wider than the terminal, one record
+    per block (see ``Fitted``)."""
     cells = [["" if v is None else str(v) for v in row] for row in rows]
-    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    t = Table(
+        title=title,
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+        show_header=any(columns),  # a key/value table has no header row to show
+    )
     for i, name in enumerate(columns):
         t.add_column(name, justify="left" if i < left else "right")
     for row in cells:

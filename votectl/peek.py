@@ -1,5 +1,6 @@
 """What `votectl queue peek` shows of a message, on either target: its votes decoded (a sample
-and a count), its receive count and its age."""
+and a count), the correlation ids it carries (the request ids the receiver answered with, also
+of the votes the processor packed together), its receive count and its age."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import msgspec
 
-from lambdas.contract import Invalid, decode_envelope
+from lambdas.contract import Invalid
+from lambdas.envelope import read
 
 __all__ = ["PEEK_QUEUES", "PeekedMessage", "peeked"]
 
@@ -27,6 +29,7 @@ class PeekedMessage:
     sample: list[dict[str, Any]] = field(default_factory=list)  # the first few, decoded
     problem: str | None = None  # why the body is not (all) votes
     bytes: int = 0
+    correlation_ids: list[str] = field(default_factory=list)  # the request ids of its votes
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,8 +40,9 @@ def peeked(
 ) -> PeekedMessage:
     request_id: str | None = None
     problem = None
+    ids: list[str] = []
     try:
-        votes, problems = decode_envelope(body)
+        votes, problems, ids, _ = read(body)
         if problems:
             problem = f"{len(problems)} invalid votes: {problems[0].message}"
         request_id = str(msgspec.json.decode(body).get("request_id") or "") or None
@@ -54,4 +58,5 @@ def peeked(
         sample=[msgspec.to_builtins(v) for v in votes[:SAMPLE_VOTES]],
         problem=problem,
         bytes=len(body.encode()),
+        correlation_ids=ids,
     )

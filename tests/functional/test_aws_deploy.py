@@ -291,6 +291,10 @@ def test_cli_deploy_status_ops_and_destroy(cli: Any, moto_url: str) -> None:
     hashes = {a["function"]: a["sha256"] for a in first["artifacts"]}
     assert {f["name"]: f["code_sha256"] for f in status["functions"]} == hashes
     assert [q["name"] for q in status["queues"]] == ["votes", "votes-dlq", "ready", "ready-dlq"]
+    human = cli("status", *target).stdout
+    assert "CREATE_COMPLETE" in human
+    assert not [line for line in human.splitlines() if "┃" in line and not line.strip("┃ ")]
+    assert "`votectl table count --exact` counts" in " ".join(human.split())
 
     stats = json.loads(cli("queue", "stats", *target, "--json").stdout)
     assert {q["name"] for q in stats["queues"]} == {"votes", "votes-dlq", "ready", "ready-dlq"}
@@ -303,6 +307,8 @@ def test_cli_deploy_status_ops_and_destroy(cli: Any, moto_url: str) -> None:
     assert (gone["deleted"], gone["bucket_kept"]) == (True, True)
     missing = cli("status", *target, code=1)
     assert "does not exist" in missing.stderr and "hint:" in missing.stderr
+    # the hint is the command to type, for this stage on this endpoint
+    assert f"`votectl deploy --stage dev --endpoint-url {moto_url}`" in missing.stderr
 
 
 @pytest.mark.parametrize(

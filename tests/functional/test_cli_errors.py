@@ -26,6 +26,17 @@ from votectl.local.table import SqliteVoteTable
         (("up", "--host", "999.1.1.1", "--port", "0", "--data-dir", "{tmp}/h"), 2, "--host must"),
         (("up", "--host", "192.0.2.1", "--port", "0", "--data-dir", "{tmp}/h"), 2, "--host must"),
         (("queue", "stats", "--data-dir", "{tmp}/old"), 1, "earlier votectl"),
+        (("up", "--port", "99999", "--data-dir", "{tmp}/p"), 2, "'--port'"),
+        # a data dir that cannot be one: a file, or under one
+        (("up", "--port", "0", "--data-dir", "{tmp}/f"), 2, "/f as the data dir: it is a file"),
+        (("up", "--detach", "--port", "0", "--data-dir", "{tmp}/f"), 2, "it is a file"),
+        (("up", "--port", "0", "--auth", "jwt", "--data-dir", "{tmp}/f/d"), 2, "/f/d as the data"),
+        (("bundle", "--out", "{tmp}/f"), 2, "/f: it is a file"),
+        # the root's flags after the command: the hint is the line as it should be
+        (("status", "--debug", "--data-dir", "{tmp}/d"), 2, "`votectl --debug status --data-dir"),
+        # a usage hint names the command's own --help, not `votectl COMMAND --help`
+        (("logs", "--since", "x", "--data-dir", "{tmp}/d"), 2, "see `votectl logs --help`"),
+        (("--no-color", "loadtest", "-u", "0"), 2, "see `votectl loadtest --help`"),
     ],
 )
 def test_errors_are_one_line_with_a_hint(
@@ -33,6 +44,7 @@ def test_errors_are_one_line_with_a_hint(
 ) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "votes-table.db").touch()
+    (tmp_path / "f").touch()
     (tmp_path / "old").mkdir()  # a data dir written before queues became inbox + state files
     (tmp_path / "old" / "votes-table.db").touch()
     connect(tmp_path / "old" / "votes-queue.db", "CREATE TABLE bodies (id INTEGER);").close()
@@ -199,6 +211,8 @@ def test_results_for_an_unknown_title_exit_1_and_say_so(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no votes found for title 'no-such-title'" in result.stderr
     assert result.stderr.count("error:") == 1 and result.stdout == ""
+    # results read right after a vote is sent: the hint says where a vote in transit is
+    assert "may still be in a queue (`votectl queue stats`)" in result.stderr
     as_json = votectl("results", "no-such-title", "--data-dir", str(tmp_path), "--json")
     assert as_json.returncode == 1
     assert json.loads(as_json.stdout) == {"title_id": "no-such-title", "aspects": {}}

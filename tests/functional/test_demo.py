@@ -66,3 +66,6 @@ def test_demo_table_names_202s_distinct_votes_and_its_bound() -> None:
     top = next(line for line in result.stdout.splitlines() if line.startswith("results for "))
     title = top.split()[2]
     assert f"{title} is a sample title id" in " ".join(result.stdout.split())
+    # each phase says itself: no silent stretch between "starting" and "drain"
+    phases = [line.split("demo: ", 1)[-1][:12] for line in result.stderr.splitlines()]
+    assert phases == ["starting `vo", "driving 32 L", "waiting for "], result.stderr

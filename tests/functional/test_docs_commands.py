@@ -137,7 +137,24 @@ def _stop_detached(cwd: Path, env: dict[str, str]) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def run_block(block: Block, cwd: Path, timeout: float = 300) -> tuple[int, str, str]:
+def left_running(group: int) -> list[str]:
+    """The command lines of the live processes still in process group ``group``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            found.append(cmdline)
+    return found
+
+
+def run_block(block: Block, cwd: Path, timeout: float = 300) -> tuple[int, str, str, list[str]]:
+    """Run the block; its exit code, output, and what it left running in the background."""
     (cwd / "loadtests").symlink_to(ROOT / "loadtests")
     env = block_env(cwd)
     ports = {"up": free_port(), "moto": free_port()}
@@ -152,6 +169,9 @@ def run_block(block: Block, cwd: Path, timeout: float = 300) -> tuple[int, str, 
     )
     try:
         out, err = proc.communicate(timeout=timeout)
+        deadline = time.monotonic() + 10  # a process the block stopped may take a moment
+        while (left := left_running(proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         # what the block left in the background: `votectl up &`, a moto server
         with contextlib.suppress(ProcessLookupError):
@@ -166,7 +186,7 @@ def run_block(block: Block, cwd: Path, timeout: float = 300) -> tuple[int, str, 
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         _stop_detached(cwd, env)
-    return proc.returncode, out, err
+    return proc.returncode, out, err, left
 
 
 def replies(out: str) -> list[str]:
@@ -247,9 +267,11 @@ def test_the_block_runs(block: Block, tmp_path: Path) -> None:
     needs_detach = any(" --detach" in line or line == "votectl down" for line in block.lines)
     if needs_detach and not _has_detach():
         pytest.skip("needs `votectl up --detach` and `votectl down` (branch cli)")
-    code, out, err = run_block(block, tmp_path)
+    code, out, err, left = run_block(block, tmp_path)
     shown = f"{block.name}\n{script(block, {'up': 8000, 'moto': 5000})}\n{err[-3000:]}"
     assert code == block.exit, shown
+    if block.mode == "shell" and block.exit == 0:  # nothing left running that the page started
+        assert left == [], f"{block.name} leaves running, with no line to stop it: {left}"
     assert "Traceback" not in err, err[-3000:]
     if block.id in CHECKS:
         CHECKS[block.id](out, err, tmp_path)

@@ -17,6 +17,7 @@ def test_peek_and_dry_run_leave_the_queues_as_they_were(up_factory: Callable[...
     with up.client() as client:
         reply = client.post("/votes", json={"votes": VOTES})
         assert reply.status_code == 202
+        request_id = reply.json()["request_id"]
     dlq = lambda: {q["name"]: q for q in up.json("queue", "stats")["queues"]}["ready-dlq"]  # noqa: E731
     poll(lambda: dlq()["visible"] >= 1, timeout=60)
     up.kill_group()  # nothing moves from here on: the counts below must not change
@@ -29,6 +30,8 @@ def test_peek_and_dry_run_leave_the_queues_as_they_were(up_factory: Callable[...
     first = peeked[0]
     assert first["sample"][0]["title_id"] == "t1" and first["receive_count"] >= 0
     assert first["age_s"] >= 0 and first["problem"] is None
+    # packed by the processor, the message still names the request the receiver answered
+    assert {i for m in peeked for i in m["correlation_ids"]} == {request_id}
     again = up.json("queue", "peek", "ready-dlq", "--count", "1")["messages"]
     assert [m["message_id"] for m in again] == [peeked[0]["message_id"]]
     assert again[0]["receive_count"] == first["receive_count"]
@@ -42,7 +45,8 @@ def test_peek_and_dry_run_leave_the_queues_as_they_were(up_factory: Callable[...
     }
     assert up.json("queue", "stats") == before
 
-    human = votectl("queue", "peek", "--data-dir", str(up.data_dir))
+    human = votectl("queue", "peek", "--data-dir", str(up.data_dir), env={"COLUMNS": "200"})
     assert human.returncode == 0 and "left in place" in human.stdout
+    assert request_id in human.stdout  # the id a person greps the logs for
     bad = votectl("queue", "peek", "nope", "--data-dir", str(up.data_dir))
     assert bad.returncode == 2 and "unknown queue" in bad.stderr and "hint:" in bad.stderr

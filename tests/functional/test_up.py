@@ -168,6 +168,7 @@ def test_a_second_up_on_the_same_data_dir_is_refused(up: Up) -> None:
     result = votectl("up", "--port", "0", "--data-dir", str(up.data_dir), "--quiet")
     assert result.returncode == 1
     assert "another `votectl up`" in result.stderr and "hint:" in result.stderr
+    assert f"`votectl down --data-dir {up.data_dir}` stops it" in result.stderr
     assert "Traceback" not in result.stderr
 
 

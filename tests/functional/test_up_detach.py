@@ -49,7 +49,12 @@ def test_detach_then_down_loses_no_acknowledged_vote(tmp_path: Path) -> None:
 
     again = votectl("up", "--detach", "--port", "0", "--data-dir", str(data))
     assert again.returncode == 1
-    assert f"another `votectl up` is using {data}" in again.stderr
+    said = f"error: another `votectl up` ({info['pid']}, {info['url']}) is using {data}"
+    assert again.stderr.splitlines() == [  # said as itself, not "exited with code 1 while..."
+        said,
+        f"hint: `votectl down --data-dir {data}` stops it (or Ctrl-C where it runs);"
+        " or pass another --data-dir",
+    ]
 
     accepted: list[str] = []
     stop = threading.Event()

@@ -78,3 +78,19 @@ def test_query_checks_functions_and_filter() -> None:
     query = LogQuery(("writer",), filter_text="r1")
     assert query.matches(parse_line('{"message": "m", "request_id": "r1"}', "writer", 0))
     assert not query.matches(parse_line('{"message": "m", "request_id": "r1"}', "processor", 0))
+
+
+def test_a_batch_line_shows_its_correlation_ids() -> None:
+    """A batch of many requests logs ``correlation_ids`` (no single ``correlation_id``): the
+    human line still names them, the first whole and how many more."""
+    from rich.text import Text
+
+    from votectl.cli.render import log_line
+
+    base = {"timestamp": "2026-11-27T16:00:01.250Z", "level": "INFO", "function": "writer"}
+    line = json.dumps(base | {"message": "batch written", "correlation_ids": ["KL01", "KL02"]})
+    shown = Text.from_markup(log_line(parse_line(line, "writer", 0, "writer.log"))).plain
+    assert shown.endswith("batch written  correlation_ids=KL01 +1 more")
+    one = json.dumps(base | {"message": "batch written", "correlation_id": "KL03"})
+    shown = Text.from_markup(log_line(parse_line(one, "writer", 0, "writer.log"))).plain
+    assert shown.endswith("batch written  correlation_id=KL03")

@@ -32,3 +32,18 @@ def test_every_relative_link_of_the_readme_leads_to_a_file_and_heading() -> None
             headings = re.findall(r"^#+ (.+)$", target.read_text(), re.M)
             slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
             assert anchor in slugs, (path, anchor)
+
+
+def test_the_command_table_lists_every_command_and_only_those() -> None:
+    import typer.main
+
+    from votectl.cli.app import app
+
+    def paths(command: object, prefix: str) -> set[str]:
+        commands = getattr(command, "commands", None)  # a group
+        if commands is None:
+            return {prefix}
+        return {p for name, sub in commands.items() for p in paths(sub, f"{prefix} {name}")}
+
+    listed = set(re.findall(r"^\| `(votectl [a-z][a-z ]*?)(?: [A-Z_]+)*` \|", README, re.M))
+    assert listed == paths(typer.main.get_command(app), "votectl")

@@ -22,7 +22,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from votectl.config import CONFIG_FILE, Stage, in_config, known_stages
+from votectl.config import Stage
 from votectl.errors import (
     AwsError,
     ConfigError,
@@ -76,17 +76,11 @@ class Aws:
     @property
     def region(self) -> str:
         region = self.session.region_name
-        if not region and not in_config(self.stage.name) and known_stages():
-            known = ", ".join(["local", *known_stages()])
-            raise ConfigError(
-                f"no stage {self.stage.name!r} in {CONFIG_FILE} (stages: {known})",
-                hint=f"pick one of {known}; or give a new AWS stage its --region",
-            )
         if not region:
             raise ConfigError(
                 f"stage {self.stage.name!r} has no region",
-                hint="set region in [stages.NAME] of votectl.toml, pass --region, "
-                "or set AWS_DEFAULT_REGION",
+                hint=f"set region in [stages.{self.stage.name}] of votectl.toml, pass --region,"
+                " or set AWS_DEFAULT_REGION",
             )
         return region
 
@@ -136,6 +130,24 @@ def no_such_action(exc: ClientError) -> bool:
     return status in (404, 500, 501) and unparsed and not meta.get("RequestId")
 
 
+def _credentials_hint(stage: Stage | None) -> str | None:
+    """An emulator wants credentials as AWS does (boto3 signs every request), and any will do."""
+    if stage is None or not stage.endpoint_url:
+        return None
+    return (
+        f"an emulator at {stage.endpoint_url} takes any credentials: e.g."
+        " `export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing`"
+    )
+
+
+def _deploy_it(stage: Stage | None) -> str | None:
+    """The deploy command for ``stage`` as typed: its name, and the endpoint if flags gave it."""
+    if stage is None:
+        return None
+    flags = f" --endpoint-url {stage.endpoint_url}" if stage.endpoint_url else ""
+    return f"deploy it first: `votectl deploy --stage {stage.name}{flags}`"
+
+
 @contextmanager
 def aws_errors(action: str, stage: Stage | None = None) -> Iterator[None]:
     """Turn botocore failures raised inside the block into one-line ``votectl.errors``."""
@@ -143,7 +155,9 @@ def aws_errors(action: str, stage: Stage | None = None) -> Iterator[None]:
     try:
         yield
     except (NoCredentialsError, PartialCredentialsError):
-        raise MissingCredentials(f"{action}: no AWS credentials found") from None
+        raise MissingCredentials(
+            f"{action}: no AWS credentials found", hint=_credentials_hint(stage)
+        ) from None
     except ProfileNotFound as exc:
         raise MissingCredentials(f"{action}: {exc}") from None
     except NoRegionError:
@@ -162,7 +176,9 @@ def aws_errors(action: str, stage: Stage | None = None) -> Iterator[None]:
             raise MissingCredentials(f"{action}: credentials rejected ({code})") from None
         if code == "ValidationError" and "does not exist" in message:
             stack = stage.stack_name if stage else "the stack"
-            raise StackNotFound(f"{action}: stack {stack} does not exist") from None
+            raise StackNotFound(
+                f"{action}: stack {stack} does not exist", hint=_deploy_it(stage)
+            ) from None
         if code in _MISSING:
             raise ResourceMissing(f"{action}: {message}") from None
         if code in ("AccessDenied", "AccessDeniedException"):

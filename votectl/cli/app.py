@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import Any
 
 import typer
+import typer.main
 from typer._click.exceptions import NoArgsIsHelpError
 from typer._click.exceptions import UsageError as ClickUsageError
 
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             print(exc.message)
         return _exit(0)
     except ClickUsageError as exc:
-        fail_line(exc.format_message(), _usage_hint(exc.ctx))
+        fail_line(exc.format_message(), _root_flag_hint(args) or _usage_hint(exc.ctx))
         return _exit(exc.exit_code)
     except typer.TyperException as exc:  # click's other errors (FileError, ...)
         fail_line(exc.format_message(), None)
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     except VotectlError as exc:
         if debug:
             raise
-        fail_line(str(exc), exc.hint)
+        fail_line(str(exc), exc.hint.replace("votectl COMMAND", _command_path(args)))
         return _exit(exc.exit_code)
     except Exception as exc:  # an unexpected bug: one line, never local variables
         if debug:
@@ -107,6 +108,38 @@ def main(argv: list[str] | None = None) -> int:
     if rv == 130:  # typer turns Ctrl-C into Exit(130) itself, before the handler above
         fail_line("interrupted", None)
     return _exit(rv if isinstance(rv, int) else 0)
+
+
+def _command_path(args: list[str]) -> str:
+    """The command ``args`` name (``votectl queue peek``): the words that are commands, in
+    order, so a usage hint names the command's own --help, not a placeholder."""
+    words = ["votectl"]
+    command: Any = typer.main.get_command(app)
+    for arg in args:
+        commands = getattr(command, "commands", None)  # a group
+        if commands is None or arg not in commands:
+            if commands is not None and arg.startswith("-"):
+                continue  # the root's own options (--debug, --no-color)
+            break
+        words.append(arg)
+        command = commands[arg]
+    return " ".join(words)
+
+
+ROOT_FLAGS = ("--debug", "--no-color")
+
+
+def _root_flag_hint(args: list[str]) -> str | None:
+    """``votectl status --debug``: the root's own flags go before the command."""
+    words = _command_path(args).split()[1:]
+    if not words:
+        return None
+    at = args.index(words[0])
+    flag = next((a for a in args[at + 1 :] if a in ROOT_FLAGS), None)
+    if flag is None:
+        return None
+    fixed = [*args[:at], flag, *(a for a in args[at:] if a != flag)]
+    return f"{flag} goes before the command: `votectl {' '.join(fixed)}`"
 
 
 def _usage_hint(ctx: Any) -> str:

@@ -44,7 +44,9 @@ def up(
     host: Annotated[
         str, typer.Option(help="Address to bind; 127.0.0.1 unless told otherwise.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")
+    ] = 8000,
     data_dir: DataDir = None,
     visibility_timeout: Annotated[
         float, typer.Option(help="Seconds a received message stays hidden.")

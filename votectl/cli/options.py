@@ -28,7 +28,8 @@ StageName = Annotated[
         "--stage",
         "-s",
         envvar="VOTECTL_STAGE",
-        help="Stage: local (default), one in votectl.toml, or any name (AWS, from flags).",
+        help="Stage: local (default), one in votectl.toml, or a new AWS stage's name"
+        " (with --region or --endpoint-url).",
     ),
 ]
 DataDir = Annotated[

@@ -87,6 +87,7 @@ def log_line(event: LogEvent) -> str:
         for name, value in (
             ("request_id", event.request_id),
             ("correlation_id", event.correlation_id),
+            ("correlation_ids", None if event.correlation_id else _ids(_listed(event.extra))),
         )
         if value
     )
@@ -111,13 +112,27 @@ def peek_table(messages: list[PeekedMessage]) -> Fitted:
                 m.message_id,
                 m.votes,
                 vote,
+                _ids(m.correlation_ids),
                 m.receive_count,
                 f"{m.age_s:.0f}s",
                 m.problem or "",
             ]
         )
-    columns = ["queue", "message", "votes", "first vote", "receives", "age", "problem"]
+    columns = ["queue", "message", "votes", "first vote", "ids", "receives", "age", "problem"]
     return table(f"{len(messages)} messages (left in place)", columns, rows)
+
+
+def _ids(ids: list[str]) -> str:
+    """The first correlation id whole, and how many more (--json lists them all)."""
+    if not ids:
+        return ""
+    return ids[0] if len(ids) == 1 else f"{ids[0]} +{len(ids) - 1} more"
+
+
+def _listed(extra: dict[str, Any]) -> list[str]:
+    """A batch line's correlation ids (``correlation_ids``: the requests its votes came in)."""
+    ids = extra.get("correlation_ids")
+    return [str(i) for i in ids] if isinstance(ids, list) else []
 
 
 def _rate(value: float | None) -> str:
@@ -196,6 +211,8 @@ def _stack_status(report: StackReport) -> RenderableType:
     votes = table(
         "table",
         ["table", "votes (approximate)"],
-        [[count.table, f"{count.count:,}  (DescribeTable; refreshes about every 6 hours)"]],
+        [[count.table, f"{count.count:,}"]],
+        caption="DescribeTable's count, refreshed about every 6 hours;"
+        " `votectl table count --exact` counts",
     )
     return Group(head, functions, queue_table(report.queues), votes)

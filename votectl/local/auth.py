@@ -34,6 +34,7 @@ from votectl.local.jwks import (
     fetch_jwks,
     load_jwks,
 )
+from votectl.local.layout import Layout
 
 __all__ = [
     "DEV_AUDIENCE",
@@ -116,7 +117,7 @@ def _remote(source: str | None) -> bool:
 def dev_secret(data_dir: Path) -> Path:
     """The data dir's development HS256 secret, created (0600) on first use."""
     path = data_dir / SECRET_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
+    Layout(data_dir).create()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

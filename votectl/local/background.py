@@ -48,7 +48,9 @@ def log_path(layout: Layout) -> Path:
 
 def detach(layout: Layout, up_args: list[str]) -> Detached:
     """Start `votectl up UP_ARGS --quiet` in the background; return once it serves."""
-    layout.logs_dir.mkdir(parents=True, exist_ok=True)
+    if layout.is_running():  # said here, not as "exited with code 1 while starting: ..."
+        raise layout.taken()
+    layout.create().logs_dir.mkdir(exist_ok=True)
     log = log_path(layout)
     with log.open("ab") as sink:
         start = sink.tell()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from votectl.errors import NotRunning
+from votectl.errors import AlreadyRunning, NotRunning, UsageError
 
 __all__ = ["Layout"]
 
@@ -108,6 +108,30 @@ class Layout:
         except (OSError, ValueError):
             return None
         return info if isinstance(info, dict) else None
+
+    def create(self) -> Layout:
+        """Make the data dir (and its parents); a usage error naming it if it cannot be one
+        (a file, a read-only place)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = "it is a file" if self.root.is_file() else (exc.strerror or str(exc))
+            raise UsageError(
+                f"cannot use {self.root} as the data dir: {why}",
+                hint="pass --data-dir a directory you can write (it is created if missing)",
+            ) from None
+        return self
+
+    def taken(self) -> AlreadyRunning:
+        """The error for a second `votectl up` on this data dir: which one holds it, and how
+        to stop it."""
+        info = self.up_info() or {}
+        who = ", ".join(str(info[k]) for k in ("pid", "url") if k in info)
+        return AlreadyRunning(
+            f"another `votectl up`{f' ({who})' if who else ''} is using {self.root}",
+            hint=f"`votectl down --data-dir {self.root}` stops it (or Ctrl-C where it runs);"
+            " or pass another --data-dir",
+        )
 
     def running_url(self) -> str | None:
         """The endpoint of the `votectl up` serving this data dir, if one is running."""

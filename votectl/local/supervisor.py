@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from votectl.errors import AlreadyRunning, PipelineFailed, UsageError
+from votectl.errors import PipelineFailed, UsageError
 from votectl.local.auth import AuthSettings
 from votectl.local.db import DamagedFile, check_intact, naming
 from votectl.local.flags import Counters, Flag
@@ -65,10 +65,9 @@ class UpSettings:
 
 @contextlib.contextmanager
 def _exclusive(layout: Layout) -> Iterator[None]:
-    layout.root.mkdir(parents=True, exist_ok=True)
-    fd = layout.lock()
+    fd = layout.create().lock()
     if fd is None:
-        raise AlreadyRunning(f"another `votectl up` is using {layout.root}")
+        raise layout.taken()
     try:
         yield
     finally:
