@@ -140,6 +140,18 @@ def test_valid_tokens_beyond_the_bound_evict_the_least_recently_used(
     assert verifier.cache.get(tokens[-1], T0) is not None
 
 
+def test_long_tokens_are_bounded_by_their_characters_in_all(
+    secret_settings: AuthSettings,
+) -> None:
+    verifier = Verifier(secret_settings, clock=Clock(), cache=TokenCache(max_chars=20_000))
+    tokens = [jwt.encode(claims(sub=f"u{n}", pad="p" * 2000), SECRET, "HS256") for n in range(20)]
+    for n, token in enumerate(tokens):
+        assert verdict(verifier, token) == f"u{n}"
+        assert verifier.cache.chars <= 20_000
+    assert 0 < len(verifier.cache) == 20_000 // len(tokens[0])
+    assert verifier.cache.chars == sum(len(t) for t in tokens[-len(verifier.cache) :])
+
+
 def test_tokens_over_the_size_limit_are_verified_every_time(
     secret_settings: AuthSettings,
 ) -> None:

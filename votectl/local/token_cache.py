@@ -12,8 +12,9 @@ The local gateway does the same for the tokens it verified (votectl/local/auth.p
 - an entry is good until the first of its token's ``exp`` plus the leeway and ``MAX_AGE_SECONDS``
   after it was verified (API Gateway's default result TTL); the verifier drops it when the key
   that verified it is no longer the key set's key for its ``kid`` (rotated or removed);
-- at most ``MAX_ENTRIES`` entries, of tokens up to ``MAX_TOKEN_CHARS`` (longer ones are verified
-  every time), the least recently used evicted first. Filling it takes that many distinct
+- at most ``MAX_ENTRIES`` entries and ``MAX_CHARS`` characters of tokens in all, of tokens up to
+  ``MAX_TOKEN_CHARS`` (longer ones are verified every time), the least recently used evicted
+  first (a kept token's claims take a few times its length). Filling it takes that many distinct
   tokens that verify, which only the issuer can sign (a token's text cannot be varied without
   breaking its signature: the signature segment must be canonical base64url, checked before
   an entry is kept).
@@ -28,10 +29,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_AGE_SECONDS", "MAX_ENTRIES", "MAX_TOKEN_CHARS", "TokenCache", "Verified"]
+__all__ = [
+    "MAX_AGE_SECONDS",
+    "MAX_CHARS",
+    "MAX_ENTRIES",
+    "MAX_TOKEN_CHARS",
+    "TokenCache",
+    "Verified",
+]
 
 MAX_ENTRIES = 4096
 MAX_TOKEN_CHARS = 4096
+MAX_CHARS = 4 << 20
 MAX_AGE_SECONDS = 300.0
 
 
@@ -53,10 +62,13 @@ class TokenCache:
         entries: int = MAX_ENTRIES,
         max_token_chars: int = MAX_TOKEN_CHARS,
         max_age: float = MAX_AGE_SECONDS,
+        max_chars: int = MAX_CHARS,
     ) -> None:
         self.entries = entries
         self.max_token_chars = max_token_chars
         self.max_age = max_age
+        self.max_chars = max_chars
+        self.chars = 0  # the kept tokens' characters, in all
         self._kept: OrderedDict[str, Verified] = OrderedDict()
 
     def __len__(self) -> int:
@@ -68,7 +80,7 @@ class TokenCache:
         if found is None:
             return None
         if now >= found.until:
-            del self._kept[token]
+            self.drop(token)
             return None
         self._kept.move_to_end(token)
         return found
@@ -78,16 +90,19 @@ class TokenCache:
         if len(token) > self.max_token_chars or self.entries <= 0:
             return
         until = min(verified.until, now + self.max_age)
+        self.drop(token)
         self._kept[token] = Verified(verified.claims, verified.kid, verified.key, until)
-        self._kept.move_to_end(token)
-        while len(self._kept) > self.entries:
-            self._kept.popitem(last=False)
+        self.chars += len(token)
+        while len(self._kept) > self.entries or self.chars > self.max_chars:
+            oldest, _ = self._kept.popitem(last=False)
+            self.chars -= len(oldest)
 
     def drop(self, token: str) -> None:
-        self._kept.pop(token, None)
+        if self._kept.pop(token, None) is not None:
+            self.chars -= len(token)
 
     def keep_only(self, current: Callable[[str | None], object]) -> None:
         """Drop every entry whose key is no longer ``current(kid)`` (the key set changed)."""
         stale = [t for t, v in self._kept.items() if current(v.kid) is not v.key]
         for token in stale:
-            del self._kept[token]
+            self.drop(token)
