@@ -2,10 +2,10 @@
 
 API Gateway caches an authorizer's result keyed by the request's identity source (the
 Authorization header) for ``authorizerResultTtlInSeconds``: 300 s by default, at most 3600
-(https://docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html), and its JWT
-authorizer holds a token valid until its ``exp``
-(https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-jwt-authorizer-keys.html).
-The local gateway does the same for the tokens it verified (votectl/local/auth.py):
+(https://docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html; on an HTTP API, for its
+Lambda authorizers), and an HTTP API's JWT authorizer accepts a token while its ``exp`` is after
+the current time (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html).
+The local gateway keeps the tokens it verified (votectl/local/auth.py):
 
 - the key is the exact token string; only tokens that verified are kept, so a junk, forged or
   expired token never enters, never evicts an entry, and is verified in full every time;
