@@ -7,11 +7,12 @@ take turns round by round, and ratios are the medians of each round's ratio):
 
 - receiver:     the receiver handling one single-vote request (no auth), into a queue that
                 drops what it is sent: the baseline the ratios are taken against;
-- guard hs256:  what `votectl up --auth jwt` adds per request with the dev secret: read the
-                bearer token, verify it, put the claims in the event (the keys were parsed
-                once; tokens are never cached);
-- verify hs256 / rs256 / es256: ``Verifier.verify`` alone (PyJWS checks the signature, msgspec
-                decodes the claims, votectl checks exp/nbf/iat/iss/aud/sub), per key type;
+- guard hs256:  what `votectl up --auth jwt` adds per request with the dev secret for a token
+                it has seen before (votectl/local/token_cache.py): read the bearer token, find
+                it verified, put the claims in the event;
+- verify hs256 / rs256 / es256: ``Verifier.verify`` of a token seen for the first time (no
+                cache: PyJWS checks the signature, msgspec decodes the claims, votectl checks
+                exp/nbf/iat/iss/aud/sub), per key type;
 - identity:     the receiver's extra work with claims (a vote without user_id filled in);
 - pyjwt hs256:  PyJWT's own ``jwt.decode`` with the same checks, and
 - joserfc hs256: joserfc's decode + claims registry: the alternatives, for the choice.
@@ -50,9 +51,11 @@ from lambdas import receiver  # noqa: E402
 from votectl.local.auth import AuthSettings, Verifier, mint  # noqa: E402
 from votectl.local.authorizer import guard  # noqa: E402
 from votectl.local.gateway import http_api_event  # noqa: E402
+from votectl.local.token_cache import TokenCache  # noqa: E402
 
 ISSUER, AUDIENCE = "votectl-local", "votectl"
 VOTE = b'{"user_id":"alice","title_id":"tt1","aspect":"story","score":4}'
+UNCACHED = TokenCache(entries=0)  # every call verifies in full
 ANON = b'{"title_id":"tt1","aspect":"story","score":4}'
 
 
@@ -82,7 +85,7 @@ def _asymmetric(folder: Path) -> dict[str, tuple[Verifier, str]]:
         path = folder / f"{name}.json"
         path.write_text(json.dumps({"keys": [{**jwk, "alg": name.upper()}]}))
         token = jwt.encode(claims, private, name.upper(), headers={"kid": name})
-        out[name] = (Verifier(AuthSettings("jwt", jwks=str(path))), token)
+        out[name] = (Verifier(AuthSettings("jwt", jwks=str(path)), cache=UNCACHED), token)
     return out
 
 
@@ -130,7 +133,7 @@ def main() -> None:
         secret = secret_file.read_bytes()
         settings = AuthSettings("jwt", secret_file=str(secret_file))
         token = mint(secret, "alice", 3600)
-        verifier = Verifier(settings)
+        verifier = Verifier(settings, cache=UNCACHED)
         handle = receiver.make_handler(_Drop())  # type: ignore[arg-type]
         guarded = guard(lambda event, context: {"statusCode": 202}, settings)
         event = _event(VOTE, token)

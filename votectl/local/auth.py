@@ -4,9 +4,11 @@ Keys: a JWKS (file or URL; RS256/ES256, looked up by ``kid``) or an HS256 secret
 neither, the data dir's development secret (``jwt-secret``, mode 0600, created on first use),
 which `votectl token` signs with too. Keys are parsed once and kept; a JWKS URL is fetched and
 refreshed off the request path (votectl/local/jwks.py), so a gateway starts, and answers 401
-saying why, while its issuer is down. Tokens are verified on every request, never cached, with
-``leeway`` seconds of clock skew allowed on exp, nbf and iat (as PyJWT's ``leeway``).
-votectl/local/authorizer.py puts ``Verifier`` in front of the receiver.
+saying why, while its issuer is down. Tokens are verified with ``leeway`` seconds of clock skew
+allowed on exp, nbf and iat (as PyJWT's ``leeway``); a token that verified is kept until its exp
+plus the leeway, or until the key that verified it leaves the key set, so the same token sent
+again is not verified again (votectl/local/token_cache.py, as API Gateway caches authorizer
+results). votectl/local/authorizer.py puts ``Verifier`` in front of the receiver.
 """
 
 from __future__ import annotations
@@ -17,24 +19,29 @@ import os
 import secrets
 import time
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
 import msgspec
+from jwt.utils import base64url_encode
 
 from votectl.config import Stage
 from votectl.errors import ConfigError, UsageError
 from votectl.local.jwks import (
     FETCH_SECONDS,
     MIN_REFETCH_SECONDS,
+    Keys,
     KeyUnknown,
     RemoteKeys,
     fetch_jwks,
     load_jwks,
+    pick,
 )
 from votectl.local.layout import Layout
+from votectl.local.token_cache import TokenCache, Verified
 
 __all__ = [
     "DEV_AUDIENCE",
@@ -174,7 +181,8 @@ class Verifier:
     PyJWS does the JWS part (parsing, the algorithm allow-list: the key's own algorithm only,
     the signature); the claims are decoded with msgspec and checked here, as PyJWT's decode
     would (exp, nbf, iat, iss, aud, sub): 2.3x cheaper per token than PyJWT's decode, which
-    parses with json and prepares the key on every call (benchmarks/auth.py).
+    parses with json and prepares the key on every call (benchmarks/auth.py). A token that
+    verified is kept in a ``TokenCache``: sent again, it costs a dict lookup.
     """
 
     def __init__(
@@ -182,11 +190,19 @@ class Verifier:
         settings: AuthSettings,
         fetch: bool = True,
         min_refetch: float = MIN_REFETCH_SECONDS,
+        cache: TokenCache | None = None,
+        clock: Callable[[], float] = time.time,
+        present: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
-        """``fetch`` False: a JWKS URL is not fetched (checking settings, not serving)."""
+        """``fetch`` False: a JWKS URL is not fetched (checking settings, not serving);
+        ``clock``: the wall clock that exp, nbf and iat are checked against; ``present``: what
+        ``verify`` hands out for a token's checked claims, applied once per token it keeps."""
         self.settings = settings
+        self.clock = clock
+        self.present = present
+        self.cache = TokenCache() if cache is None else cache
         self._jws = jwt.PyJWS()
-        self._jwks: RemoteKeys | dict[str | None, jwt.PyJWK] | None = None
+        self._jwks: RemoteKeys | Keys | None = None
         if _remote(settings.jwks):
             self._jwks = {}
             if fetch:  # a gateway starting: let the first fetch end (bounded), then serve
@@ -201,15 +217,37 @@ class Verifier:
             self._key = jwt.PyJWK({"kty": "oct", "k": secret.rstrip("="), "alg": "HS256"})
         elif self._jwks is None:
             raise ConfigError("auth jwt needs keys: a JWKS or an HS256 secret file")
+        self._seen_keys = self._current_keys()
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims, or Unauthorized saying why not."""
+        """The token's claims (as ``present`` puts them), or Unauthorized saying why not."""
+        now = self.clock()
+        keys = self._current_keys()
+        if keys is not self._seen_keys:  # a JWKS refetch changed the set: drop what it left
+            self._seen_keys = keys
+            self.cache.keep_only(self._current_key)
+        kept = self.cache.get(token, now)
+        if kept is not None:
+            return dict(kept.claims)
+        kid, key, claims, signature = self._verify(token)
+        self._check(claims, now)
+        until = claims["exp"] + self.settings.leeway  # as _check: good while exp > now - leeway
+        if self.present is not None:
+            claims = self.present(claims)
+        if base64url_encode(signature) == token.rpartition(".")[2].encode():  # its one spelling
+            self.cache.put(token, Verified(claims, kid, key, until), now)
+        return dict(claims)
+
+    def _verify(self, token: str) -> tuple[str | None, jwt.PyJWK, dict[str, Any], bytes]:
+        """(kid, key, claims, signature) of a token whose signature verifies; claims unchecked."""
+        kid = None
         try:
             if self._jwks is not None:
-                key = self._keyed(jwt.get_unverified_header(token).get("kid"))
+                kid = jwt.get_unverified_header(token).get("kid")
+                key = self._keyed(kid)
             else:
                 key = typing.cast(jwt.PyJWK, self._key)
-            payload = self._jws.decode_complete(token, key, [key.algorithm_name])["payload"]
+            decoded = self._jws.decode_complete(token, key, [key.algorithm_name])
         except jwt.InvalidAlgorithmError:
             raise Unauthorized("the token's algorithm is not accepted") from None
         except jwt.InvalidSignatureError:
@@ -217,13 +255,22 @@ class Verifier:
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"the token is malformed ({exc})") from None
         try:
-            claims = _decode_json(payload)
+            claims = _decode_json(decoded["payload"])
         except msgspec.DecodeError:
             raise Unauthorized("the token's claims are not JSON") from None
         if not isinstance(claims, dict):
             raise Unauthorized("the token's claims are not a JSON object")
-        self._check(claims)
-        return claims
+        return kid if isinstance(kid, str) else None, key, claims, decoded["signature"]
+
+    def _current_keys(self) -> Keys | None:
+        """The key set now (a JWKS URL's changes when a refetch brings other keys)."""
+        jwks = self._jwks
+        return jwks.keys if isinstance(jwks, RemoteKeys) else jwks
+
+    def _current_key(self, kid: str | None) -> jwt.PyJWK | None:
+        """The key a token naming ``kid`` is verified with now, if any."""
+        keys = self._current_keys()
+        return self._key if keys is None else pick(keys, kid)
 
     @property
     def remote_keys(self) -> RemoteKeys | None:
@@ -237,18 +284,15 @@ class Verifier:
                 return keys.key(kid)
         except KeyUnknown as exc:
             raise Unauthorized(str(exc)) from None
-        keys = typing.cast(dict[str | None, jwt.PyJWK], keys)
-        if kid is None and len(keys) == 1:
-            return next(iter(keys.values()))
-        if kid not in keys:
+        key = pick(typing.cast(Keys, keys), kid)
+        if key is None:
             raise Unauthorized("the token's key (kid) is not in the JWKS")
-        return keys[kid]
+        return key
 
-    def _check(self, claims: dict[str, Any]) -> None:
+    def _check(self, claims: dict[str, Any], now: float) -> None:
         for name in ("exp", "iss", "aud", "sub"):
             if name not in claims:
                 raise Unauthorized(f"the token has no {name} claim")
-        now = time.time()
         for name in ("exp", "nbf", "iat"):
             value = claims.get(name, 0)
             if isinstance(value, bool) or not isinstance(value, int | float):

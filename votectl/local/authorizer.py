@@ -39,6 +39,10 @@ def _claim_text(value: Any) -> str:
     return str(value)
 
 
+def _claim_texts(claims: dict[str, Any]) -> dict[str, str]:
+    return {k: _claim_text(v) for k, v in claims.items()}
+
+
 def _unauthorized(message: str, header: str) -> dict[str, Any]:
     return {
         "statusCode": 401,
@@ -58,7 +62,7 @@ def _bearer(headers: dict[str, str]) -> str:
 def guard(handler: Handler, settings: AuthSettings) -> Handler:
     """``handler`` behind CORS and (with mode jwt) the JWT authorizer; unchanged when both
     are off."""
-    verifier = Verifier(settings) if settings.mode == "jwt" else None
+    verifier = Verifier(settings, present=_claim_texts) if settings.mode == "jwt" else None
     origins = settings.cors_origins
     if verifier is None and not origins:
         return handler
@@ -107,13 +111,11 @@ def _authorized(
             "a bearer token is required (Authorization: Bearer TOKEN)", 'Bearer realm="votectl"'
         )
     try:
-        claims = verifier.verify(token)
+        claims = verifier.verify(token)  # as text, once per token the verifier keeps
     except Unauthorized as exc:
         said = str(exc).replace('"', "'")
         return _unauthorized(
             str(exc), f'Bearer realm="votectl", error="invalid_token", error_description="{said}"'
         )
-    event["requestContext"]["authorizer"] = {
-        "jwt": {"claims": {k: _claim_text(v) for k, v in claims.items()}, "scopes": None}
-    }
+    event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import os
 import time
@@ -318,8 +319,10 @@ def _status_line(status: int) -> bytes:
 _STATUS_LINES = {int(s): _status_line(int(s)) for s in HTTPStatus}
 
 
+@functools.lru_cache(maxsize=256)
 def json_error(status: int, message: str, extra: bytes = b"") -> Reply:
-    """A JSON error of the receiver's shape, {"error": ..., "details": []}."""
+    """A JSON error of the receiver's shape, {"error": ..., "details": []}; the same few are
+    sent to every connection an attacker opens (408, 503), so they are made once."""
     body = _encode({"error": message, "details": []})
     head = b"%s%s%scontent-length: %d\r\n" % (
         _STATUS_LINES.get(status) or _status_line(status),

@@ -6,7 +6,9 @@ A URL's keys are fetched by one background thread: at start, again every
 issuer), and every few seconds (backing off) while no set has ever arrived. A fetch is bounded in
 total time (``FETCH_SECONDS``: a watchdog shuts the socket down, so a server trickling a byte
 every few seconds cannot hold it), and only one runs at a time. A failed fetch keeps the last
-good set. ``key`` never waits on the network: a ``kid`` not in the set is Unauthorized at once.
+good set; a fetch that brings the same keys keeps the set as it was (the same objects), so the
+verified tokens kept for them stay (votectl/local/token_cache.py). ``key`` never waits on the
+network: a ``kid`` not in the set is Unauthorized at once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,16 @@ import jwt
 
 from votectl.errors import ConfigError
 
-__all__ = ["FETCH_SECONDS", "KeyUnknown", "RemoteKeys", "fetch_jwks", "load_jwks", "read_jwks"]
+__all__ = [
+    "FETCH_SECONDS",
+    "KeyUnknown",
+    "Keys",
+    "RemoteKeys",
+    "fetch_jwks",
+    "load_jwks",
+    "pick",
+    "read_jwks",
+]
 
 ASYMMETRIC = ("RS256", "ES256")
 FETCH_SECONDS = 5.0  # a fetch's whole budget: connect, headers and body
@@ -42,6 +53,29 @@ Keys = dict[str | None, jwt.PyJWK]
 
 class KeyUnknown(Exception):
     """The token's key is not (yet) in the set: HTTP 401, never a wait."""
+
+
+def pick(keys: Keys, kid: object) -> jwt.PyJWK | None:
+    """The key for a token naming ``kid``: that key, or the only key when it names none."""
+    if kid is None and len(keys) == 1:
+        return next(iter(keys.values()))
+    return keys.get(kid) if kid is None or isinstance(kid, str) else None
+
+
+def _unchanged(before: Keys, fetched: Keys) -> Keys:
+    """``fetched``, with the keys that did not change kept as the objects ``before`` held (and
+    ``before`` itself when nothing changed)."""
+    kept = {
+        kid: old if (old := before.get(kid)) is not None and _same(old, new) else new
+        for kid, new in fetched.items()
+    }
+    if kept.keys() == before.keys() and all(kept[k] is before[k] for k in kept):
+        return before
+    return kept
+
+
+def _same(a: jwt.PyJWK, b: jwt.PyJWK) -> bool:
+    return a.algorithm_name == b.algorithm_name and a.key == b.key
 
 
 def read_jwks(document: object, source: str) -> Keys:
@@ -122,17 +156,16 @@ class RemoteKeys:
         self.keys: Keys = {}
         self.error: str | None = _NOT_YET
         self.fetches = 0  # fetches started (for tests and benchmarks)
+        self.fetched = 0  # fetches ended, either way
         self.fetch_threads: set[str] = set()  # the threads that fetched (never a request's)
         self._wanted = threading.Event()
         self.first_attempt = threading.Event()  # set once the first fetch ended, either way
         self._thread = threading.Thread(target=self._run, name="jwks-refresh", daemon=True)
         self._thread.start()
 
-    def key(self, kid: str | None) -> jwt.PyJWK:
+    def key(self, kid: object) -> jwt.PyJWK:
         keys = self.keys
-        if kid is None and len(keys) == 1:
-            return next(iter(keys.values()))
-        found = keys.get(kid)
+        found = pick(keys, kid)
         if found is not None:
             return found
         self._wanted.set()  # the thread fetches again when the rate limit allows
@@ -174,7 +207,8 @@ class RemoteKeys:
                 )
                 log.warning("cannot fetch the JWKS %s (%s); %s", self.url, said, kept)
             self.error = said
-            return
-        if self.error is not None and self.error != _NOT_YET:
-            log.warning("the JWKS %s answers again: %d keys", self.url, len(keys))
-        self.keys, self.error = keys, None
+        else:
+            if self.error is not None and self.error != _NOT_YET:
+                log.warning("the JWKS %s answers again: %d keys", self.url, len(keys))
+            self.keys, self.error = _unchanged(self.keys, keys), None
+        self.fetched += 1

@@ -57,6 +57,9 @@ def _malloc_trim() -> Any:
         return None
 
 
+_GONE: Any = None  # a closed connection's parser
+
+
 class _Stop(Exception):
     """Raised from a parser callback to stop reading a connection."""
 
@@ -208,6 +211,9 @@ class HttpConnection(asyncio.Protocol):
         self._reading = False
         self._pending.clear()
         self._close_after = True
+        # the parser calls back into this object (a cycle): let go of it, so the connection and
+        # its buffers are freed now, not by a cyclic collection walking every connection
+        self._parser = _GONE
 
     def pause_writing(self) -> None:
         """The client does not read its answers: stop reading its requests; it may stay so
