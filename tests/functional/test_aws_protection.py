@@ -60,6 +60,25 @@ def test_destroy_keeps_the_table_and_its_votes(deployed: Aws) -> None:
         destroy(deployed, Recorder())  # nothing left to delete
 
 
+def test_delete_data_deletes_the_tables_every_earlier_stack_left(
+    deployed: Aws, tmp_path: Path
+) -> None:
+    """deploy, destroy, deploy, destroy: two kept tables (a deploy after a destroy makes a new
+    one); --delete-data deletes both, not whichever the listing names first."""
+    first = table_of(deployed)
+    destroy(deployed, Recorder())
+    assert deploy(deployed, Recorder(), out_dir=tmp_path / "dist").outcome == "deployed"
+    second = table_of(deployed)
+    assert second != first
+    kept = destroy(deployed, Recorder())
+    assert (kept.table, kept.table_kept, kept.older_tables) == (second, True, [first])
+
+    gone = destroy(deployed, Recorder(), delete_data=True)
+    assert (gone.table, gone.table_kept, gone.older_tables) == (second, False, [first])
+    names = deployed.client("dynamodb").list_tables()["TableNames"]
+    assert first not in names and second not in names
+
+
 def test_destroy_delete_data_removes_stack_and_table_at_once(deployed: Aws) -> None:
     result = destroy(deployed, Recorder(), delete_data=True, purge=True)
     assert (result.deleted, result.table_kept, result.bucket_kept) == (True, False, False)

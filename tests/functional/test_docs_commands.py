@@ -169,13 +169,16 @@ def run_block(block: Block, cwd: Path, timeout: float = 300) -> tuple[int, str, 
     )
     try:
         out, err = proc.communicate(timeout=timeout)
-        deadline = time.monotonic() + 10  # a process the block stopped may take a moment
+        # a process the block stopped may take a moment; an `up` block's own `votectl up` and
+        # a failing block's leftovers are stopped below without waiting
+        deadline = time.monotonic() + (10 if block.mode == "shell" and block.exit == 0 else 0)
         while (left := left_running(proc.pid)) and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
-        # what the block left in the background: `votectl up &`, a moto server
+        # what the block left in the background: `votectl up &`, a moto server. SIGTERM, not
+        # SIGINT: bash without job control starts `&` commands with SIGINT ignored
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
+            os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:

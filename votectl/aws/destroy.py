@@ -17,7 +17,7 @@ from typing import Any
 from votectl.aws.artifacts import artifacts_bucket, purge_bucket
 from votectl.aws.events import follow, stack_events
 from votectl.aws.pipeline import Hooks
-from votectl.aws.retained import delete_table, find_table
+from votectl.aws.retained import delete_table, find_table, left_tables
 from votectl.aws.session import Aws, aws_errors
 from votectl.aws.stack import QUEUES, DeployedStack, check_stage, read_stack
 from votectl.errors import DeployFailed, QueuesNotEmpty, StackNotFound
@@ -41,6 +41,7 @@ class DestroyResult:
     bucket_kept: bool
     table: str | None  # the votes table, None if there was none
     table_kept: bool
+    older_tables: list[str]  # left by earlier stacks of the stage; deleted with the data too
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,8 +103,10 @@ def destroy(
         status = follow(aws, hooks, seen)
         if status not in ("DELETE_COMPLETE", "GONE"):
             raise DeployFailed(f"delete of {name} ended {status}", hint="see the stack events")
-    if delete_data and table:
-        delete_table(aws, table, hooks)
+    older = [t for t in left_tables(aws) if t != table]
+    if delete_data:
+        for doomed in [table, *older] if table else older:
+            delete_table(aws, doomed, hooks)
     if purge:
         hooks.on_step(f"emptying and deleting bucket {bucket}")
         purge_bucket(aws, bucket)
@@ -114,4 +117,5 @@ def destroy(
         bucket_kept=not purge,
         table=table,
         table_kept=bool(table) and not delete_data,
+        older_tables=older,
     )

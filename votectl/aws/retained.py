@@ -15,20 +15,29 @@ from votectl.aws.session import Aws, aws_errors, error_code
 from votectl.aws.stack import DeployedStack
 from votectl.errors import DeployFailed
 
-__all__ = ["delete_table", "find_table", "holds_items"]
+__all__ = ["delete_table", "find_table", "holds_items", "left_tables"]
 
 TABLE_ID = "VotesTable"
 
 
 def find_table(aws: Aws, stack: DeployedStack | None) -> str | None:
-    """The stage's votes table: the stack's, or the one a deleted stack left behind."""
+    """The stage's votes table: the stack's, or the newest one a deleted stack left behind."""
     if stack is not None:
         return stack.resources.get(TABLE_ID) or None
+    left = left_tables(aws)
+    return left[0] if left else None
+
+
+def left_tables(aws: Aws) -> list[str]:
+    """Every votes table the stage's deleted stacks left behind (each deploy after a destroy
+    makes a new one), newest first."""
     prefix = f"{aws.stage.stack_name}-{TABLE_ID}-"  # CloudFormation's generated name
+    ddb = aws.client("dynamodb")
     with aws_errors("listing tables", aws.stage):
-        pages = aws.client("dynamodb").get_paginator("list_tables").paginate()
+        pages = ddb.get_paginator("list_tables").paginate()
         names = [n for page in pages for n in page["TableNames"] if n.startswith(prefix)]
-    return names[0] if names else None
+        made = {n: ddb.describe_table(TableName=n)["Table"]["CreationDateTime"] for n in names}
+    return sorted(names, key=lambda n: (made[n], n), reverse=True)
 
 
 def holds_items(aws: Aws, table: str) -> bool:

@@ -237,6 +237,9 @@ def destroy(
         lines.append(f"kept votes table {result.table} (delete it with --delete-data)")
     elif result.table:
         lines.append(f"deleted votes table {result.table}")
+    for older in result.older_tables:
+        verb = "deleted" if delete_data else "kept"
+        lines.append(f"{verb} votes table {older} (left by an earlier stack of this stage)")
     lines.append(
         f"kept artifacts bucket {result.bucket} (delete it with --purge)"
         if result.bucket_kept
@@ -254,6 +257,7 @@ def _untouched(stack: str, outcome: str) -> dict[str, Any]:
         "bucket_kept": True,
         "table": None,
         "table_kept": True,
+        "older_tables": [],
         "outcome": outcome,
     }
 
