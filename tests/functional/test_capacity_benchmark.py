@@ -1,6 +1,6 @@
-"""benchmarks/aws_capacity.py as the README runs it, in its quick form: the real handlers, each
-in its own process, against the stub endpoint. Figures are not judged here (timing belongs to
-the benchmark); what must hold whatever the machine's load is."""
+"""benchmarks/aws_capacity.py as docs/write-path.md shows it, in its quick form: the real
+handlers, each in its own process, against the stub endpoint. Figures are not judged here
+(timing belongs to the benchmark); what must hold whatever the machine's load is."""
 
 from __future__ import annotations
 
@@ -14,9 +14,17 @@ from votectl.config import Stage
 ROOT = Path(__file__).parents[2]
 
 
+COMMAND = ["benchmarks/aws_capacity.py", "--quick", "--json"]
+
+
+def test_the_page_shows_the_command_this_test_runs() -> None:
+    page = (ROOT / "docs" / "write-path.md").read_text()
+    assert f"$ python {' '.join(COMMAND)}\n" in page
+
+
 def test_the_capacity_benchmark_runs_the_handlers_and_loses_nothing() -> None:
     result = subprocess.run(
-        [sys.executable, "benchmarks/aws_capacity.py", "--quick", "--json"],
+        [sys.executable, *COMMAND],
         cwd=ROOT,
         capture_output=True,
         text=True,
