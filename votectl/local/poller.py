@@ -22,6 +22,7 @@ from lambdas.batch import Count
 from lambdas.contract import Invalid
 from lambdas.deadline import LocalContext
 from lambdas.envelope import read
+from votectl.local.orphan import supervisor_alive
 from votectl.local.queue import Message, SqliteQueue
 
 __all__ = [
@@ -173,7 +174,6 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
     logging.basicConfig(level=logging.WARNING, format=f"{spec.stage}: %(message)s")
     # the handlers' batch lines (INFO) are what `votectl logs` shows; LOG_LEVEL=WARNING quiets
     os.environ.setdefault("LOG_LEVEL", "INFO")
-    parent = os.getppid()
     # Below the endpoint: when the cores are busy, accepting votes (durable once queued) comes
     # first and the pollers catch up after, as the queues are there for.
     os.nice(POLLER_NICENESS)
@@ -189,7 +189,7 @@ def run_poller(spec: PollerSpec, rejected: Any, stop: Any) -> None:
         log.error("cannot open the data dir's files: %s", exc)
         sys.exit(DAMAGED_EXIT if damaged(exc) else 1)
     backoff = 0.0
-    while not stop.is_set() and os.getppid() == parent:
+    while not stop.is_set() and supervisor_alive():
         started = time.monotonic()
         try:
             outcome = poller.poll_once()

@@ -23,6 +23,7 @@ from votectl.local.chaos import chaotic
 from votectl.local.gateway import Gateway, GroupCommitQueue
 from votectl.local.layout import Layout
 from votectl.local.limits import Limits
+from votectl.local.orphan import supervisor_alive
 from votectl.local.protocol import Endpoint
 from votectl.local.queue import SqliteQueue
 from votectl.local.stamps import ReceiptClock
@@ -96,8 +97,7 @@ async def _serve(
     server = await loop.create_server(endpoint.connection, sock=sock, backlog=BACKLOG)
     endpoint.start()
     ready.set()
-    parent = os.getppid()
-    while not stop.is_set() and os.getppid() == parent:
+    while not stop.is_set() and supervisor_alive():
         accepted[spec.index] = gateway.accepted
         await asyncio.sleep(0.05)
     server.close()  # no new connections; those open are answered, then closed
