@@ -203,8 +203,12 @@ def moto_url() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    # moto keeps its accounts per process, and a worker runs many modules: each module starts
+    # from an empty account, whatever the modules before it left deployed
+    httpx.post(f"{url}/moto-api/reset", timeout=30).raise_for_status()
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         server.stop()
 

@@ -4,12 +4,13 @@ keeps a sender from answering."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import random
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -162,6 +163,23 @@ def _sender(
                 errors.append(repr(exc))
 
 
+@contextlib.contextmanager
+def senders_running(up: Up) -> Iterator[tuple[list[httpx.Response], list[str]]]:
+    """Four clients posting votes to ``up`` until the block ends: their answers, their errors."""
+    answers: list[httpx.Response] = []
+    errors: list[str] = []
+    done = threading.Event()
+    senders = [threading.Thread(target=_sender, args=(up, answers, errors, done)) for _ in range(4)]
+    for thread in senders:
+        thread.start()
+    try:
+        yield answers, errors
+    finally:
+        done.set()
+        for thread in senders:
+            thread.join(30)
+
+
 def test_senders_are_answered_while_the_consumers_are_stopped_at_any_moment(
     up_factory: Callable[..., Up],
 ) -> None:
@@ -171,29 +189,21 @@ def test_senders_are_answered_while_the_consumers_are_stopped_at_any_moment(
     up = up_factory("--visibility-timeout", "2")
     pids = children(up)
     consumers = [pids["processor"], pids["writer"]]
-    answers: list[httpx.Response] = []
-    errors: list[str] = []
-    done = threading.Event()
-    senders = [threading.Thread(target=_sender, args=(up, answers, errors, done)) for _ in range(4)]
-    for thread in senders:
-        thread.start()
-    rng = random.Random(16)
-    try:
-        for round_ in range(30):
-            stopped = [consumers[round_ % 2]] if round_ < 28 else consumers
-            before = len(answers)
-            threading.Event().wait(rng.uniform(0, 0.05))  # a random moment of its work
-            for pid in stopped:
-                os.kill(pid, signal.SIGSTOP)
-            poll(lambda before=before: len(answers) >= before + 50 or errors, timeout=30)
-            for pid in stopped:
+    with senders_running(up) as (answers, errors):
+        rng = random.Random(16)
+        try:
+            for round_ in range(30):
+                stopped = [consumers[round_ % 2]] if round_ < 28 else consumers
+                before = len(answers)
+                threading.Event().wait(rng.uniform(0, 0.05))  # a random moment of its work
+                for pid in stopped:
+                    os.kill(pid, signal.SIGSTOP)
+                poll(lambda before=before: len(answers) >= before + 50 or errors, timeout=30)
+                for pid in stopped:
+                    os.kill(pid, signal.SIGCONT)
+        finally:
+            for pid in consumers:
                 os.kill(pid, signal.SIGCONT)
-    finally:
-        for pid in consumers:
-            os.kill(pid, signal.SIGCONT)
-        done.set()
-        for thread in senders:
-            thread.join(30)
     assert errors == []
     statuses = {r.status_code for r in answers}
     assert statuses <= {202, 503}, statuses
@@ -232,25 +242,17 @@ def test_a_consumer_stopped_inside_its_transaction_never_delays_a_202(
     never take the lock the gateway needs); every 202'd vote is stored once they go on."""
     up = up_factory("--visibility-timeout", "2")
     pids = children(up)
-    answers: list[httpx.Response] = []
-    errors: list[str] = []
-    done = threading.Event()
-    senders = [threading.Thread(target=_sender, args=(up, answers, errors, done)) for _ in range(4)]
-    for thread in senders:
-        thread.start()
-    rng = random.Random(16)
-    try:
-        for stage in ("processor", "writer"):
-            poll(lambda: len(answers) >= 50 or errors)  # the pipeline under load
-            stop_inside_a_transaction(pids[stage], consumer_files(up.data_dir, stage), rng)
-            _answered(answers, errors, len(answers) + 100)
-            os.kill(pids[stage], signal.SIGCONT)
-    finally:
-        for pid in (pids["processor"], pids["writer"]):
-            os.kill(pid, signal.SIGCONT)
-        done.set()
-        for thread in senders:
-            thread.join(30)
+    with senders_running(up) as (answers, errors):
+        rng = random.Random(16)
+        try:
+            for stage in ("processor", "writer"):
+                poll(lambda: len(answers) >= 50 or errors)  # the pipeline under load
+                stop_inside_a_transaction(pids[stage], consumer_files(up.data_dir, stage), rng)
+                _answered(answers, errors, len(answers) + 100)
+                os.kill(pids[stage], signal.SIGCONT)
+        finally:
+            for pid in (pids["processor"], pids["writer"]):
+                os.kill(pid, signal.SIGCONT)
     assert errors == []
     assert {r.status_code for r in answers} == {202}
     poll(lambda: _stored(up) >= len(answers), timeout=60)
