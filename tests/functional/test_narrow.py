@@ -5,7 +5,10 @@ value (hash, name, URL) whole."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,17 +35,56 @@ def _commands() -> list[tuple[list[str], list[str]]]:
     return found
 
 
+HELP_OF_EVERY_COMMAND = """
+import json, sys
+from typer.testing import CliRunner
+from votectl.cli.app import app
+runner = CliRunner()
+out = {}
+for path in json.loads(sys.argv[1]):
+    done = runner.invoke(app, [*path, "--help"])
+    out[" ".join(path)] = [done.exit_code, done.output]
+print(json.dumps(out))
+"""
+
+
 @pytest.mark.parametrize("columns", [80, 40])
 def test_help_cuts_nothing(columns: int) -> None:
-    for path, options in _commands():
-        done = votectl(*path, "--help", env={"COLUMNS": str(columns), "NO_COLOR": "1"})
-        assert done.returncode == 0, (path, done.stderr)
-        text = done.stdout
+    """Every command's --help, rendered in one process on a terminal ``columns`` wide (the
+    same text `votectl CMD --help` prints there: one process, not one per command)."""
+    commands = _commands()
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_OF_EVERY_COMMAND, json.dumps([p for p, _ in commands])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    helps = json.loads(done.stdout)
+    for path, options in commands:
+        code, text = helps[" ".join(path)]
+        assert code == 0, (path, text)
         assert "…" not in text and "..." not in text.replace("[ARGS]...", ""), (path, text)
         words = set(re.findall(r"--[a-z][a-z0-9-]*", text))
         assert set(options) <= words, (path, set(options) - words)
         for line in text.splitlines():  # wrapped at words: only a single word may overrun
             assert len(line) < columns or " " not in line.strip(), (path, line)
+
+
+def test_one_process_prints_the_help_votectl_prints() -> None:
+    """The renderer above against `votectl CMD --help` itself, for one command at 40 columns."""
+    env = {**os.environ, "COLUMNS": "40", "NO_COLOR": "1"}
+    path = ["deploy"]
+    alone = votectl(*path, "--help", env={"COLUMNS": "40", "NO_COLOR": "1"}).stdout
+    together = subprocess.run(
+        [sys.executable, "-c", HELP_OF_EVERY_COMMAND, json.dumps([path])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert json.loads(together.stdout)["deploy"] == [0, alone]
 
 
 def test_help_sentences_break_between_words() -> None:
