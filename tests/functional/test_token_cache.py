@@ -18,7 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from tests.functional.conftest import poll
+from tests.functional.test_jwks_refresh import AUDIENCE as JWKS_AUDIENCE
+from tests.functional.test_jwks_refresh import ISSUER as JWKS_ISSUER
 from tests.functional.test_jwks_refresh import Issuer
+from tests.functional.test_jwks_refresh import token as signed
 from votectl.local.auth import AuthSettings, Unauthorized, Verifier
 from votectl.local.token_cache import MAX_AGE_SECONDS, TokenCache
 
@@ -183,12 +186,6 @@ def issuer(keys: list[rsa.RSAPrivateKey]) -> Iterator[Issuer]:
     served.close()
 
 
-def signed(key: rsa.RSAPrivateKey, kid: str, sub: str = "ana") -> str:
-    now = int(time.time())
-    body = {"sub": sub, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 600}
-    return jwt.encode(body, key, "RS256", headers={"kid": kid})
-
-
 def refetched(verifier: Verifier, issuer: Issuer, document: bytes) -> None:
     """Serve ``document`` and make the verifier fetch it (an unknown kid asks for a fetch)."""
     remote = verifier.remote_keys
@@ -209,7 +206,8 @@ def refetched(verifier: Verifier, issuer: Issuer, document: bytes) -> None:
 def test_a_kept_token_goes_when_its_key_leaves_or_changes_in_the_jwks(
     issuer: Issuer, keys: list[rsa.RSAPrivateKey], change: str
 ) -> None:
-    verifier = Verifier(AuthSettings("jwt", ISSUER, AUDIENCE, jwks=issuer.url), min_refetch=0.0)
+    settings = AuthSettings("jwt", JWKS_ISSUER, JWKS_AUDIENCE, jwks=issuer.url)
+    verifier = Verifier(settings, min_refetch=0.0)
     token, other = signed(keys[0], "k1"), signed(keys[1], "k2", "bo")
     documents = {
         "removed": jwks(k2=keys[1]),  # k1 rotated out

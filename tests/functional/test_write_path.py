@@ -5,30 +5,31 @@ the writer's first slice under the deadline, and the receiver on a stalled SQS."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks.aws_stub import Stub, StubSettings
+from benchmarks.aws_stub import Stub
 from lambdas import receiver, writer
 from lambdas.adapters import DynamoVoteTable, SqsQueue, partition_key, sort_key
 from lambdas.contract import Vote, stored_voted_at
 from lambdas.envelope import pack_ready
 from lambdas.retry import requeue_delay
+from tests.functional import test_aws_faults as faults
 from tests.functional.conftest import http_event, sqs_event
-from tests.functional.test_aws_faults import READY, VOTES, Context, client, ready_message, vote
+from tests.functional.test_aws_faults import (
+    READY,
+    VOTES,
+    Context,
+    client,
+    ready_message,
+    vote,
+)
 from votectl.local.queue import SqliteQueue
 
-
-@pytest.fixture
-def stub() -> Iterator[tuple[Stub, str]]:
-    s = Stub(StubSettings(latency=0.0))
-    url = s.start()
-    yield s, url
-    s.stop()
+stub = faults.stub  # the stub endpoint fixture, shared
 
 
 def seed(s: Stub, v: Vote, score: int = 1, age: timedelta = timedelta(minutes=5)) -> None:
