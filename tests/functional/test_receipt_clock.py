@@ -63,20 +63,26 @@ def test_a_step_back_of_an_hour_across_a_restart_stores_the_later_vote(tmp_path:
     assert stored is not None and stored[0] == 1  # the later vote, not the hour-fast one
 
 
-def test_stamps_only_grow_through_random_steps_restarts_and_two_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [2, 1], ids=["two-shared", "one-unlocked"])
+def test_stamps_only_grow_through_random_steps_restarts_and_processes(
+    tmp_path: Path, processes: int
+) -> None:
+    """Two gateway processes share the file under flock; a lone one (``--workers 1``, the
+    default on two cores) takes no lock, and its restarts still continue above the mark."""
     rng = random.Random(15)
     path = tmp_path / "receipt-clock"
     wall = Wall(T0)
-    clocks = [ReceiptClock(path, wall), ReceiptClock(path, wall)]  # two gateway processes
+    shared = processes > 1
+    clocks = [ReceiptClock(path, wall, shared=shared) for _ in range(processes)]
     last = 0
     for _ in range(3000):
         roll = rng.random()
         if roll < 0.02:
             wall.now += rng.choice([-HOUR_US, -5_000_000, -2_000, 3_000_000])  # a step
         elif roll < 0.03:
-            n = rng.randrange(2)
+            n = rng.randrange(processes)
             clocks[n].close()
-            clocks[n] = ReceiptClock(path, wall)  # a restart
+            clocks[n] = ReceiptClock(path, wall, shared=shared)  # a restart
         stamp = rng.choice(clocks).now_us()
         assert stamp > last
         last = stamp

@@ -44,6 +44,7 @@ class GatewaySpec:
     limits: Limits = field(default_factory=Limits)
     extra: dict[str, Any] = field(default_factory=dict)
     auth: AuthSettings = AuthSettings()
+    workers: int = 1  # gateway processes sharing the data dir
 
 
 def default_workers(cores: int | None = None) -> int:
@@ -89,7 +90,8 @@ async def _serve(
         checkpoints=False,  # none after each commit: the sends' upkeep truncates the WAL
     )
     queue = GroupCommitQueue(votes, asyncio.get_running_loop())
-    clock = ReceiptClock(layout.clock_file)  # receipt stamps never step back in the data dir
+    # receipt stamps never step back in the data dir; one gateway needs no lock to keep them so
+    clock = ReceiptClock(layout.clock_file, shared=spec.workers > 1)
     handler = chaotic("receiver", receiver.make_handler(queue, clock), spec.chaos)
     gateway = Gateway(guard(handler, spec.auth), queue)  # API Gateway's CORS and authorizer
     loop = asyncio.get_running_loop()

@@ -40,12 +40,18 @@ def wall_us() -> int:
 
 class ReceiptClock:
     """``clock()`` -> an aware UTC datetime, later than every one given before in the data
-    dir; ``wall`` (microseconds since the epoch) is injectable for tests."""
+    dir; ``wall`` (microseconds since the epoch) is injectable for tests. ``shared``: other
+    processes stamp from the same file at the same time (``votectl up --workers`` over 1)."""
 
     def __init__(
-        self, path: Path, wall: Callable[[], int] = wall_us, lease_us: int = LEASE_US
+        self,
+        path: Path,
+        wall: Callable[[], int] = wall_us,
+        lease_us: int = LEASE_US,
+        shared: bool = True,
     ) -> None:
         self.path = path
+        self._shared = shared
         self._wall = wall
         self._lease_us = lease_us
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -71,8 +77,9 @@ class ReceiptClock:
 
     def now_us(self) -> int:
         wall = self._wall()
-        fd, slots = self._fd, self._map
-        flock(fd, LOCK_EX)  # inline, not self._locked(): this runs once per request
+        fd, slots, shared = self._fd, self._map, self._shared
+        if shared:
+            flock(fd, LOCK_EX)  # inline, not self._locked(): this runs once per request
         try:
             mark, last = _SLOTS.unpack_from(slots)
             stamp = wall if wall > last else last + 1
@@ -83,7 +90,8 @@ class ReceiptClock:
             else:
                 _SLOTS.pack_into(slots, 0, mark, stamp)
         finally:
-            flock(fd, LOCK_UN)
+            if shared:
+                flock(fd, LOCK_UN)
         if wall > last:
             self._stepped = False
         elif last - wall >= LOG_STEP_US and not self._stepped:

@@ -240,6 +240,7 @@ def run_up(
                         settings.max_receive_count,
                         settings.limits,
                         auth=settings.auth,
+                        workers=settings.workers,
                     ),
                     sock,
                     ready[n],
