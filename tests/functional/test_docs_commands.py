@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import pytest
 
 from tests.conftest import fake_msgspec_wheel
 from tests.docs_blocks import ROOT, Block, blocks
-from tests.functional.conftest import Up
+from tests.functional.conftest import Up, start_up
 
 BLOCKS = blocks()
 SPREAD_ACROSS_WORKERS = True  # each test makes what it needs (tests/conftest.py)
@@ -334,8 +335,20 @@ def test_the_docs_show_locust_lines() -> None:
             assert re.search(r"-r \d+", line), line
 
 
+@pytest.fixture(scope="module")
+def locust_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    """One `votectl up` for every Locust line (they run on one worker, in order): each line
+    checks only its own run's summary, so they need not start a pipeline each."""
+    up = start_up(tmp_path_factory.mktemp("locust") / "local", "--visibility-timeout", "2")
+    yield up
+    up.kill_group()
+    up.proc.wait(10)
+
+
+@pytest.mark.xdist_group("docs-locust-lines")
 @pytest.mark.parametrize("line", LOCUST_LINES)
-def test_every_locust_line_runs(line: str, up: Up, tmp_path: Path) -> None:
+def test_every_locust_line_runs(line: str, locust_up: Up, tmp_path: Path) -> None:
+    up = locust_up
     assert line.startswith("locust -f loadtests")
     summary = tmp_path / "summary.json"
     result = subprocess.run(
