@@ -51,6 +51,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@functools.cache  # asked once a worker, not once a block
 def _has_detach() -> bool:
     done = subprocess.run(
         [BIN / "votectl", "up", "--help"],
