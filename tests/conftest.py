@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import compileall
 import random
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -18,6 +20,18 @@ FAKE_AWS_ENV = {
     "AWS_CONFIG_FILE": "/dev/null",
     "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Where PYTHONDONTWRITEBYTECODE is set (this host sets it), no process writes bytecode, so
+    every `votectl`, `votectl up` child and Locust process the suite starts compiled the
+    checkout's modules from source again (~0.1 s of CPU a `votectl up`): compile them once,
+    here, before the workers start (files already compiled and unchanged are skipped)."""
+    if not sys.dont_write_bytecode or hasattr(config, "workerinput"):  # workers: done already
+        return
+    root = Path(__file__).resolve().parents[1]
+    for package in ("votectl", "lambdas", "loadtests"):
+        compileall.compile_dir(root / package, quiet=2)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ import pytest
 
 from tests.conftest import fake_msgspec_wheel
 from tests.docs_blocks import ROOT, Block, blocks
-from tests.functional.conftest import Up
+from tests.functional.conftest import Up, start_up
+from votectl.local.status import alive
 
 BLOCKS = blocks()
 SPREAD_ACROSS_WORKERS = True  # each test makes what it needs (tests/conftest.py)
@@ -49,6 +51,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@functools.cache  # asked once a worker, not once a block
 def _has_detach() -> bool:
     done = subprocess.run(
         [BIN / "votectl", "up", "--help"],
@@ -131,6 +134,9 @@ def _stop_detached(cwd: Path, env: dict[str, str]) -> None:
     up_file = cwd / ".votectl" / "local" / "up.json"
     if not up_file.exists():
         return
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        if not alive(int(json.loads(up_file.read_text())["pid"])):
+            return  # what it names was stopped with the block's process group
     subprocess.run([BIN / "votectl", "down"], cwd=cwd, env=env, capture_output=True, timeout=60)
     with contextlib.suppress(OSError, ValueError):
         pid = int(json.loads(up_file.read_text())["pid"])
@@ -176,15 +182,16 @@ def run_block(block: Block, cwd: Path, timeout: float = 300) -> tuple[int, str, 
             time.sleep(0.1)
     finally:
         # what the block left in the background: `votectl up &`, a moto server. SIGTERM, not
-        # SIGINT: bash without job control starts `&` commands with SIGINT ignored
+        # SIGINT: bash without job control starts `&` commands with SIGINT ignored. An `up`
+        # block's own `votectl up` (the second terminal, not what the block checks) is killed
+        # outright, with its children: its graceful stop took ~2 s a block
+        stop = signal.SIGKILL if block.mode == "up" else signal.SIGTERM
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, stop)
+        # until no process of the group runs (a zombie does not: orphans wait for init to reap
+        # them, ~1 s here)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                break
+        while left_running(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -334,8 +341,20 @@ def test_the_docs_show_locust_lines() -> None:
             assert re.search(r"-r \d+", line), line
 
 
+@pytest.fixture(scope="module")
+def locust_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    """One `votectl up` for every Locust line (they run on one worker, in order): each line
+    checks only its own run's summary, so they need not start a pipeline each."""
+    up = start_up(tmp_path_factory.mktemp("locust") / "local", "--visibility-timeout", "2")
+    yield up
+    up.kill_group()
+    up.proc.wait(10)
+
+
+@pytest.mark.xdist_group("docs-locust-lines")
 @pytest.mark.parametrize("line", LOCUST_LINES)
-def test_every_locust_line_runs(line: str, up: Up, tmp_path: Path) -> None:
+def test_every_locust_line_runs(line: str, locust_up: Up, tmp_path: Path) -> None:
+    up = locust_up
     assert line.startswith("locust -f loadtests")
     summary = tmp_path / "summary.json"
     result = subprocess.run(

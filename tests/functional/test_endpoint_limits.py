@@ -10,12 +10,12 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.functional.conftest import Up, poll
+from tests.functional.conftest import Up, poll, start_up
 
 VOTE = b'{"user_id":"u","title_id":"t","aspect":"story","score":3}'
 
@@ -67,46 +67,59 @@ def assert_json_error(status: int, headers: dict[str, str], body: bytes, expecte
     assert isinstance(payload["details"], list)
 
 
+FAST = ("--idle-timeout", "0.5", "--request-timeout", "1")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    """One `votectl up` for the refusals, which store nothing: a process start per test cost
+    more than the tests. The tests that count what was stored get their own (``fast``)."""
+    up = start_up(tmp_path_factory.mktemp("limits") / "local", *FAST)
+    yield up
+    up.kill_group()
+    up.proc.wait(10)
+
+
 @pytest.fixture
 def fast(up_factory: Callable[..., Up]) -> Up:
-    return up_factory("--idle-timeout", "0.5", "--request-timeout", "1")
+    return up_factory(*FAST)
 
 
-def test_a_header_repeated_80000_times_is_refused_at_the_header_limit(fast: Up) -> None:
+def test_a_header_repeated_80000_times_is_refused_at_the_header_limit(shared: Up) -> None:
     raw = b"GET /health HTTP/1.1\r\nhost: x\r\n" + b"x-a: 1234567890123456\r\n" * 80_000 + b"\r\n"
-    with connect(fast) as sock:
+    with connect(shared) as sock:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(raw)  # refused, maybe before it was all sent
         status, headers, body = read_response(sock)
     assert_json_error(status, headers, body, 431)
-    with fast.client() as client:
+    with shared.client() as client:
         assert client.get("/health").status_code == 200
 
 
-def test_content_length_over_the_limit_gets_413_before_any_body_is_sent(fast: Up) -> None:
+def test_content_length_over_the_limit_gets_413_before_any_body_is_sent(shared: Up) -> None:
     head = post(body=b"")[: -len(b"content-length: 0\r\n\r\n")]
-    status, headers, body = exchange(fast, head + b"content-length: 10485760\r\n\r\n")
+    status, headers, body = exchange(shared, head + b"content-length: 10485760\r\n\r\n")
     assert_json_error(status, headers, body, 413)
     assert headers["connection"] == "close"
 
 
-def test_a_chunked_body_is_not_read_past_the_limit(fast: Up) -> None:
+def test_a_chunked_body_is_not_read_past_the_limit(shared: Up) -> None:
     chunk = b"x" * 65536
     raw = (
         b"POST /votes HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
         b"transfer-encoding: chunked\r\n\r\n" + (b"10000\r\n" + chunk + b"\r\n") * 5
     )
-    status, headers, body = exchange(fast, raw)
+    status, headers, body = exchange(shared, raw)
     assert_json_error(status, headers, body, 413)
 
 
-def test_an_idle_connection_is_closed(fast: Up) -> None:
-    with connect(fast, timeout=10) as sock:
+def test_an_idle_connection_is_closed(shared: Up) -> None:
+    with connect(shared, timeout=10) as sock:
         assert sock.recv(1) == b""  # closed by the server, well before the socket timeout
 
 
-def test_slow_headers_get_408_json_and_are_closed(fast: Up) -> None:
-    with connect(fast, timeout=10) as sock:
+def test_slow_headers_get_408_json_and_are_closed(shared: Up) -> None:
+    with connect(shared, timeout=10) as sock:
         sock.sendall(b"POST /votes HTTP/1.1\r\nhost: x\r\n")
         status, headers, body = read_response(sock)
         assert sock.recv(1) == b""
@@ -137,16 +150,16 @@ def test_the_last_byte_missing_times_out_and_nothing_is_stored(fast: Up) -> None
 
 
 @pytest.mark.parametrize("path", [b"/vot%65s", b"/votes%2F", b"/%76otes"])
-def test_encoded_paths_do_not_route_to_votes(fast: Up, path: bytes) -> None:
-    status, headers, body = exchange(fast, post(path, extra=b"connection: close\r\n"))
+def test_encoded_paths_do_not_route_to_votes(shared: Up, path: bytes) -> None:
+    status, headers, body = exchange(shared, post(path, extra=b"connection: close\r\n"))
     assert_json_error(status, headers, body, 404)
 
 
-def test_a_form_post_gets_415_and_stores_nothing(fast: Up) -> None:
+def test_a_form_post_gets_415_and_stores_nothing(shared: Up) -> None:
     raw = post(extra=b"connection: close\r\n").replace(
         b"application/json", b"application/x-www-form-urlencoded"
     )
-    status, headers, body = exchange(fast, raw)
+    status, headers, body = exchange(shared, raw)
     assert_json_error(status, headers, body, 415)
 
 
@@ -158,8 +171,8 @@ def test_a_form_post_gets_415_and_stores_nothing(fast: Up) -> None:
         b"POST /votes HTTP/1.1\r\ncontent-length: x\r\n\r\n",
     ],
 )
-def test_what_http_cannot_parse_gets_a_json_400(fast: Up, raw: bytes) -> None:
-    status, headers, body = exchange(fast, raw)
+def test_what_http_cannot_parse_gets_a_json_400(shared: Up, raw: bytes) -> None:
+    status, headers, body = exchange(shared, raw)
     assert_json_error(status, headers, body, 400)
 
 

@@ -18,7 +18,7 @@ def test_peek_and_dry_run_leave_the_queues_as_they_were(up_factory: Callable[...
         reply = client.post("/votes", json={"votes": VOTES})
         assert reply.status_code == 202
         request_id = reply.json()["request_id"]
-    dlq = lambda: {q["name"]: q for q in up.json("queue", "stats")["queues"]}["ready-dlq"]  # noqa: E731
+    dlq = lambda: {q["name"]: q for q in up.query("queue", "stats")["queues"]}["ready-dlq"]  # noqa: E731
     poll(lambda: dlq()["visible"] >= 1, timeout=60)
     up.kill_group()  # nothing moves from here on: the counts below must not change
     up.proc.wait(10)

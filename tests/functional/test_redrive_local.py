@@ -14,7 +14,7 @@ FAILING = ("--chaos", "processor=1", "--visibility-timeout", "0.5", "--max-recei
 
 
 def _dlq(up: Up) -> int:
-    queues = up.json("queue", "stats")["queues"]
+    queues = up.query("queue", "stats")["queues"]
     return next(q["visible"] + q["in_flight"] for q in queues if q["name"] == "votes-dlq")
 
 

@@ -152,7 +152,7 @@ def test_poison_batches_reach_the_dlq_and_redrive_recovers_them(
         )
 
     def dlq() -> int:
-        queues = up.json("queue", "stats")["queues"]
+        queues = up.query("queue", "stats")["queues"]
         return next(q["visible"] for q in queues if q["name"] == "ready-dlq")
 
     poll(lambda: dlq() >= 1, timeout=30)
