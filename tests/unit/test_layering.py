@@ -70,7 +70,7 @@ def layer(module: str) -> int:
         return LAYERS["core"]
     if module.startswith(("votectl.local", "votectl.aws")):
         return LAYERS["target"]
-    if module.startswith(("votectl.cli", "votectl.__main__")):
+    if module.startswith(("votectl.cli", "votectl.__main__", "votectl.launch")):  # entries
         return LAYERS["cli"]
     return LAYERS["above"]  # votectl.targets, votectl.loadtest and other drivers
 
