@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import os
@@ -188,20 +189,26 @@ def start_up(data_dir: Path, *extra: str) -> Up:
     return Up(proc, data_dir, poll(ready, timeout=30))
 
 
-@pytest.fixture
-def up_factory(tmp_path: Path) -> Iterator[Callable[..., Up]]:
-    started: list[Up] = []
-
-    def factory(*extra: str, data_dir: Path | None = None) -> Up:
-        up = start_up(data_dir or tmp_path / "local", *extra)
-        started.append(up)
-        return up
-
-    yield factory
-    for up in started:
+@contextlib.contextmanager
+def started_up(data_dir: Path, *extra: str) -> Iterator[Up]:
+    """``start_up``, and its whole process group killed after (a module's shared `up`)."""
+    up = start_up(data_dir, *extra)
+    try:
+        yield up
+    finally:
         if up.proc.poll() is None:
             up.kill_group(signal.SIGKILL)
             up.proc.wait(10)
+
+
+@pytest.fixture
+def up_factory(tmp_path: Path) -> Iterator[Callable[..., Up]]:
+    with contextlib.ExitStack() as started:
+
+        def factory(*extra: str, data_dir: Path | None = None) -> Up:
+            return started.enter_context(started_up(data_dir or tmp_path / "local", *extra))
+
+        yield factory
 
 
 @pytest.fixture

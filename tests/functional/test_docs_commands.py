@@ -33,7 +33,7 @@ import pytest
 
 from tests.conftest import fake_msgspec_wheel
 from tests.docs_blocks import ROOT, Block, blocks
-from tests.functional.conftest import Up, start_up
+from tests.functional.conftest import Up, started_up
 from votectl.local.status import alive
 
 BLOCKS = blocks()
@@ -348,10 +348,8 @@ def test_the_docs_show_locust_lines() -> None:
 def locust_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     """One `votectl up` for every Locust line (they run on one worker, in order): each line
     checks only its own run's summary, so they need not start a pipeline each."""
-    up = start_up(tmp_path_factory.mktemp("locust") / "local", "--visibility-timeout", "2")
-    yield up
-    up.kill_group()
-    up.proc.wait(10)
+    with started_up(tmp_path_factory.mktemp("locust") / "local", "--visibility-timeout", "2") as up:
+        yield up
 
 
 @pytest.mark.xdist_group("docs-locust-lines")

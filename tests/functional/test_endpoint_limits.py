@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.conftest import Up, poll, start_up
+from tests.functional.conftest import Up, poll, started_up
 
 VOTE = b'{"user_id":"u","title_id":"t","aspect":"story","score":3}'
 
@@ -74,10 +74,8 @@ FAST = ("--idle-timeout", "0.5", "--request-timeout", "1")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     """One `votectl up` for the refusals, which store nothing: a process start per test cost
     more than the tests. The tests that count what was stored get their own (``fast``)."""
-    up = start_up(tmp_path_factory.mktemp("limits") / "local", *FAST)
-    yield up
-    up.kill_group()
-    up.proc.wait(10)
+    with started_up(tmp_path_factory.mktemp("limits") / "local", *FAST) as up:
+        yield up
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.conftest import Up, poll, start_up, votectl
+from tests.functional.conftest import Up, poll, start_up, started_up, votectl
 
 HEALTH = b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n"
 
@@ -74,10 +74,8 @@ class Conn:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     # a long request timeout: only the minimum rate can cut a slow body here
-    up = start_up(tmp_path_factory.mktemp("framing") / "local", "--request-timeout", "60")
-    yield up
-    up.kill_group()
-    up.proc.wait(10)
+    with started_up(tmp_path_factory.mktemp("framing") / "local", "--request-timeout", "60") as up:
+        yield up
 
 
 def votes_for(up: Up, title: str) -> int:
@@ -282,10 +280,8 @@ def test_a_body_slower_than_the_minimum_rate_is_cut_with_408(server: Up) -> None
 
 @pytest.fixture
 def capped(tmp_path: Path) -> Iterator[Up]:
-    up = start_up(tmp_path / "local", "--max-connections", "16", "--request-timeout", "60")
-    yield up
-    up.kill_group()
-    up.proc.wait(10)
+    with started_up(tmp_path / "local", "--max-connections", "16", "--request-timeout", "60") as up:
+        yield up
 
 
 def test_a_connection_mid_body_is_evicted_for_a_newcomer_over_the_cap(capped: Up) -> None:
@@ -327,9 +323,5 @@ def test_a_packed_message_in_the_dlq_can_be_read_and_redriven(tmp_path: Path) ->
         up.proc.send_signal(signal.SIGTERM)
         up.proc.wait(10)
     assert up.json("redrive")["moved"] >= 1
-    healthy = start_up(data_dir)
-    try:
+    with started_up(data_dir) as healthy:
         poll(lambda: votes_for(healthy, "packed") == 3, timeout=30)
-    finally:
-        healthy.kill_group()
-        healthy.proc.wait(10)

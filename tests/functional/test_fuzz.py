@@ -168,13 +168,12 @@ def test_the_receiver_answers_every_event_within_its_contract(
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from tests.functional.conftest import start_up
+    from tests.functional.conftest import started_up
 
-    up = start_up(tmp_path_factory.mktemp("fuzz-up") / "local", "--visibility-timeout", "2")
-    state: dict[str, Any] = {"up": up, "identities": set()}
-    yield state
-    up.kill_group()
-    up.proc.wait(10)
+    with started_up(
+        tmp_path_factory.mktemp("fuzz-up") / "local", "--visibility-timeout", "2"
+    ) as up:
+        yield {"up": up, "identities": set()}
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
