@@ -23,19 +23,18 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from pipeline import free_port, wait_listening, wrk  # noqa: E402
+from pipeline import WORKERS, ceiling_args, free_port, server, wrk  # noqa: E402
 
-from votectl.local.child import running_pipeline, stop  # noqa: E402
+from votectl.local.child import running_pipeline  # noqa: E402
 from votectl.local.ops import LocalOperations  # noqa: E402
 from votectl.operations import drain  # noqa: E402
 
@@ -53,10 +52,21 @@ def children_cpu() -> float:
     return t.children_user + t.children_system
 
 
-def one_run(seconds: float, connections: int) -> tuple[float, dict[str, float]]:
+@dataclass(frozen=True)
+class Run:
+    rate: float  # requests/s during the load
+    cpu: dict[str, float]  # microseconds of CPU a request, by process
+    wrk: float  # wrk's own microseconds of CPU a request
+
+    @property
+    def total(self) -> float:
+        return sum(self.cpu.values())
+
+
+def one_run(seconds: float, connections: int) -> Run:
     with tempfile.TemporaryDirectory(prefix="votectl-cost-") as tmp:
         data_dir = Path(tmp) / "local"
-        with running_pipeline(data_dir, "--workers", "1") as url:
+        with running_pipeline(data_dir, *WORKERS) as url:
             processes = json.loads((data_dir / "up.json").read_text())["processes"]
             before = {name: cpu_seconds(pid) for name, pid in processes.items()}
             wrk_before = children_cpu()
@@ -65,67 +75,46 @@ def one_run(seconds: float, connections: int) -> tuple[float, dict[str, float]]:
             drain(LocalOperations(str(data_dir)), timeout=300)
             after = {name: cpu_seconds(pid) for name, pid in processes.items()}
     per_request = {name: (after[name] - before[name]) / load.requests * 1e6 for name in before}
-    per_request["(wrk)"] = wrk_cpu / load.requests * 1e6
-    return load.requests / load.seconds, per_request
+    return Run(load.requests / load.seconds, per_request, wrk_cpu / load.requests * 1e6)
 
 
-def ceiling_run(seconds: float, connections: int) -> tuple[float, dict[str, float]]:
+def ceiling_run(seconds: float, connections: int) -> Run:
     """pipeline.py's ceiling row under the same load: its server's and wrk's CPU a request."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "_servers.py"), "ceiling", str(port), "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:  # one uvicorn worker serves in the process started
-        wait_listening(port, server)
-        before, wrk_before = cpu_seconds(server.pid), children_cpu()
+    with server(ceiling_args(port), port) as proc:  # one uvicorn worker: the process started
+        before, wrk_before = cpu_seconds(proc.pid), children_cpu()
         load = wrk(f"http://127.0.0.1:{port}", seconds, connections, 1, os.urandom(4).hex())
-        used, wrk_cpu = cpu_seconds(server.pid) - before, children_cpu() - wrk_before
-    finally:
-        stop(server)
-    return load.requests / load.seconds, {
-        "ceiling": used / load.requests * 1e6,
-        "(wrk)": wrk_cpu / load.requests * 1e6,
-    }
+        used, wrk_cpu = cpu_seconds(proc.pid) - before, children_cpu() - wrk_before
+    per_request = {"ceiling": used / load.requests * 1e6}
+    return Run(load.requests / load.seconds, per_request, wrk_cpu / load.requests * 1e6)
 
 
-def print_table(title: str, runs: list[tuple[float, dict[str, float]]]) -> None:
-    names = sorted(runs[0][1], key=lambda n: (n.startswith("("), n.startswith("gateway"), n))
+def print_table(title: str, runs: list[Run]) -> None:
+    names = sorted(runs[0].cpu, key=lambda n: (n.startswith("gateway"), n))
     print(f"{title:<12} {'CPU us/request (median)':>24}  runs")
-    for name in [*names, "total"]:
-        each = [
-            sum(v for k, v in r[1].items() if not k.startswith("("))
-            if name == "total"
-            else r[1][name]
-            for r in runs
-        ]
+    rows = [(name, [r.cpu[name] for r in runs]) for name in names]
+    rows += [("total", [r.total for r in runs]), ("(wrk)", [r.wrk for r in runs])]
+    for name, each in rows:
         listed = ", ".join(f"{v:.1f}" for v in each)
         print(f"{name:<12} {statistics.median(each):>24.1f}  {listed}")
-    rates = ", ".join(f"{r[0]:,.0f}" for r in runs)
+    rates = ", ".join(f"{r.rate:,.0f}" for r in runs)
     print(f"requests/s during the load: {rates}")
 
 
-def bounds(
-    local: list[tuple[float, dict[str, float]]],
-    ceiling: list[tuple[float, dict[str, float]]],
-    cores: int,
-) -> None:
+def bounds(local: list[Run], ceiling: list[Run], cores: int) -> None:
     """The most local / ceiling can be, from the CPU each request costs."""
-
-    def med(runs: list[tuple[float, dict[str, float]]], pick: Any) -> float:
-        return statistics.median(pick(r[1]) for r in runs)
-
-    gateway = med(local, lambda c: sum(v for k, v in c.items() if k.startswith("gateway")))
-    pipeline = med(local, lambda c: sum(v for k, v in c.items() if not k.startswith("(")))
-    local_wrk = med(local, lambda c: c["(wrk)"])
-    server = med(ceiling, lambda c: c["ceiling"])
-    ceiling_wrk = med(ceiling, lambda c: c["(wrk)"])
-    ceiling_rate = statistics.median(r[0] for r in ceiling)
-    one_core = server / gateway
+    gateway = statistics.median(
+        sum(v for k, v in r.cpu.items() if k.startswith("gateway")) for r in local
+    )
+    pipeline = statistics.median(r.total for r in local)
+    local_wrk = statistics.median(r.wrk for r in local)
+    server_us = statistics.median(r.total for r in ceiling)
+    ceiling_wrk = statistics.median(r.wrk for r in ceiling)
+    ceiling_rate = statistics.median(r.rate for r in ceiling)
+    one_core = server_us / gateway
     all_cores = cores * 1e6 / (pipeline + local_wrk) / ceiling_rate
     print(
-        f"ceiling: server {server:.1f} us + wrk {ceiling_wrk:.1f} us a request, "
+        f"ceiling: server {server_us:.1f} us + wrk {ceiling_wrk:.1f} us a request, "
         f"{ceiling_rate:,.0f} requests/s"
     )
     print(
@@ -141,8 +130,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
-    local: list[tuple[float, dict[str, float]]] = []
-    ceiling: list[tuple[float, dict[str, float]]] = []
+    local: list[Run] = []
+    ceiling: list[Run] = []
     for _ in range(args.runs):  # interleaved: both see the same machine state
         local.append(one_run(args.seconds, args.connections))
         ceiling.append(ceiling_run(args.seconds, args.connections))

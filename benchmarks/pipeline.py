@@ -129,7 +129,10 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20
 
 
 @contextmanager
-def child(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+def server(
+    args: list[str], port: int, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python ARGS`` listening on ``port``; stopped after."""
     proc = subprocess.Popen(
         [sys.executable, *args],
         env={**os.environ, **(env or {})},
@@ -138,9 +141,22 @@ def child(args: list[str], port: int, env: dict[str, str] | None = None) -> Iter
     )
     try:
         wait_listening(port, proc)
-        yield f"http://127.0.0.1:{port}"
+        yield proc
     finally:
         stop(proc, grace=10)
+
+
+@contextmanager
+def child(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``server``, as its URL."""
+    with server(args, port, env):
+        yield f"http://127.0.0.1:{port}"
+
+
+def ceiling_args(port: int) -> list[str]:
+    """The ceiling server, as many processes as `votectl up` runs gateways: the same server,
+    minus the pipeline."""
+    return [str(HERE / "_servers.py"), "ceiling", str(port), WORKERS[1]]
 
 
 # --- the rows -----------------------------------------------------------------------------------
@@ -148,8 +164,7 @@ def child(args: list[str], port: int, env: dict[str, str] | None = None) -> Iter
 
 def ceiling(seconds: float, connections: int, per_request: int) -> Sample:
     port = free_port()
-    # as many server processes as `votectl up` runs gateways: the same server, minus the pipeline
-    with child([str(HERE / "_servers.py"), "ceiling", str(port), WORKERS[1]], port) as url:
+    with child(ceiling_args(port), port) as url:
         load = wrk(url, seconds, connections, per_request, os.urandom(4).hex())
     votes = load.votes(per_request)
     return Sample(votes / load.seconds, votes, None, 0.0, load.p99_ms)
