@@ -9,12 +9,10 @@ itself: it skips a main module named ``*.__main__``.)
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = ["main"]
 
 
-def main() -> Any:
+def main() -> int:
     from votectl.cli.app import main as run
 
     return run()
