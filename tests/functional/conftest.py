@@ -156,6 +156,29 @@ class Up:
         os.killpg(self.proc.pid, sig)
 
 
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    group: int  # its process group
+    cmdline: str
+
+
+def live_processes() -> list[Process]:
+    """Every process on the machine that still runs (zombies left out), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            found.append(Process(int(entry.name), int(fields[2]), cmdline))
+    return found
+
+
 def start_up(data_dir: Path, *extra: str) -> Up:
     proc = subprocess.Popen(
         [

@@ -33,7 +33,7 @@ import pytest
 
 from tests.conftest import fake_msgspec_wheel
 from tests.docs_blocks import ROOT, Block, blocks
-from tests.functional.conftest import Up, started_up
+from tests.functional.conftest import Up, live_processes, started_up
 from votectl.local.status import alive
 
 BLOCKS = blocks()
@@ -145,18 +145,7 @@ def _stop_detached(cwd: Path, env: dict[str, str]) -> None:
 
 def left_running(group: int) -> list[str]:
     """The command lines of the live processes still in process group ``group``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
-            found.append(cmdline)
-    return found
+    return [p.cmdline for p in live_processes() if p.group == group]
 
 
 def run_block(block: Block, cwd: Path, timeout: float = 300) -> tuple[int, str, str, list[str]]:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.functional.conftest import Up, poll
+from tests.functional.conftest import Up, live_processes, poll
 
 
 def _accepted(up: Up) -> int:
@@ -22,19 +22,9 @@ def _accepted(up: Up) -> int:
 
 
 def _locusts(marker: str) -> list[int]:
-    """Pids of the processes whose command line holds ``marker`` (this run's report dir)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if "locust" in cmdline and marker in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
+    """Pids of the live Locust processes whose command line holds ``marker`` (this run's
+    report dir)."""
+    return [p.pid for p in live_processes() if "locust" in p.cmdline and marker in p.cmdline]
 
 
 def _stable(up: Up) -> bool:
