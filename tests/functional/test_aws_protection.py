@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from tests.functional import test_aws_deploy as shared
 from votectl.aws.deploy import deploy, destroy
+from votectl.aws.retained import delete_table
 from votectl.aws.session import Aws
 from votectl.aws.stack import read_stack
 from votectl.config import Stage
@@ -77,6 +78,33 @@ def test_delete_data_deletes_the_tables_every_earlier_stack_left(
     assert (gone.table, gone.table_kept, gone.older_tables) == (second, False, [first])
     names = deployed.client("dynamodb").list_tables()["TableNames"]
     assert first not in names and second not in names
+
+
+def test_destroy_lists_the_kept_tables_once_and_skips_one_deleted_meanwhile(
+    deployed: Aws, tmp_path: Path
+) -> None:
+    """With no stack left, `destroy --delete-data` lists the stage's tables once; a table
+    another client deletes between that listing and its describe is skipped, not an error."""
+    first = table_of(deployed)
+    destroy(deployed, Recorder())
+    deploy(deployed, Recorder(), out_dir=tmp_path / "dist")
+    second = table_of(deployed)
+    destroy(deployed, Recorder())  # two kept tables now, and no stack
+    ddb = deployed.client("dynamodb")
+    other = Aws(deployed.stage)  # clients of its own
+    calls: list[str] = []
+    ddb.meta.events.register("before-call.dynamodb.ListTables", lambda **_: calls.append("list"))
+
+    def delete_first_once(params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == first and "deleted" not in calls:
+            calls.append("deleted")
+            delete_table(other, first, Recorder())  # another client, on the same account
+
+    ddb.meta.events.register("before-parameter-build.dynamodb.DescribeTable", delete_first_once)
+    gone = destroy(deployed, Recorder(), delete_data=True)
+    assert calls.count("list") == 1 and "deleted" in calls
+    assert (gone.table, gone.table_kept, gone.older_tables) == (second, False, [])
+    assert ddb.list_tables()["TableNames"] == []
 
 
 def test_destroy_delete_data_removes_stack_and_table_at_once(deployed: Aws) -> None:

@@ -94,7 +94,7 @@ def destroy(
             raise
     if stack is not None and not force:
         refuse_held_messages(aws, stack)
-    table = find_table(aws, stack)
+    table = find_table(aws, stack) if stack is not None else None
     if stack is not None:
         seen = {e["EventId"] for e in stack_events(aws, limit_pages=1)}
         hooks.on_step(f"deleting stack {name}")
@@ -103,7 +103,10 @@ def destroy(
         status = follow(aws, hooks, seen)
         if status not in ("DELETE_COMPLETE", "GONE"):
             raise DeployFailed(f"delete of {name} ended {status}", hint="see the stack events")
-    older = [t for t in left_tables(aws) if t != table]
+    left = left_tables(aws)  # listed once; after a delete, the stack's own kept table is here
+    if stack is None:
+        table = left[0] if left else None  # the newest
+    older = [t for t in left if t != table]
     if delete_data:
         for doomed in [table, *older] if table else older:
             delete_table(aws, doomed, hooks)

@@ -36,8 +36,13 @@ def left_tables(aws: Aws) -> list[str]:
     with aws_errors("listing tables", aws.stage):
         pages = ddb.get_paginator("list_tables").paginate()
         names = [n for page in pages for n in page["TableNames"] if n.startswith(prefix)]
-        made = {n: ddb.describe_table(TableName=n)["Table"]["CreationDateTime"] for n in names}
-    return sorted(names, key=lambda n: (made[n], n), reverse=True)
+        made = {}
+        for name in names:
+            try:
+                made[name] = ddb.describe_table(TableName=name)["Table"]["CreationDateTime"]
+            except ddb.exceptions.ResourceNotFoundException:
+                continue  # deleted since it was listed: nothing left of it
+    return sorted(made, key=lambda n: (made[n], n), reverse=True)
 
 
 def holds_items(aws: Aws, table: str) -> bool:
