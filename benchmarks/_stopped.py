@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from votectl.local.db import Locked, Transaction, connect
-from votectl.local.layout import Layout
+from votectl.local.layout import Layout, state_db
 
 __all__ = ["consumer_files", "holds_write_lock", "stop_inside_a_transaction"]
 
@@ -20,7 +20,7 @@ def consumer_files(data_dir: Path, stage: str) -> list[Path]:
     for the writer the table."""
     layout = Layout.of(data_dir)
     source = layout.votes_db if stage == "processor" else layout.ready_db
-    state = source.with_name(f"{source.stem}-state.db")
+    state = state_db(source)
     return [state] if stage == "processor" else [state, layout.table_db]
 
 

@@ -307,11 +307,6 @@ def read_config(path: Path) -> dict[str, dict[str, Any]]:
     return stages
 
 
-def known_stages(config_path: Path | None = None) -> list[str]:
-    """The stages votectl.toml defines, in its order."""
-    return list(read_config(config_path or Path(CONFIG_FILE)))
-
-
 def in_config(name: str, config_path: Path | None = None) -> bool:
     """Whether votectl.toml defines stage ``name``."""
     return name in read_config(config_path or Path(CONFIG_FILE))
@@ -345,9 +340,9 @@ def _refuse_a_typo(name: str, known: list[str], overrides: dict[str, Any]) -> No
     if any(overrides.get(flag) for flag in AD_HOC_FLAGS):
         return
     choices = [LOCAL, *known]
-    if not known and not difflib.get_close_matches(name, [LOCAL], n=1, cutoff=0.6):
-        return  # no votectl.toml to misspell: an ad-hoc stage (its region is checked on use)
     close = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if not known and not close:
+        return  # no votectl.toml to misspell: an ad-hoc stage (its region is checked on use)
     said = f"did you mean {close[0]!r}? " if close else ""
     where = f"stages: {', '.join(choices)}" if known else f"no {CONFIG_FILE} here; stages: local"
     raise ConfigError(

@@ -11,7 +11,12 @@ from typing import Any
 
 from votectl.errors import AlreadyRunning, NotRunning, UsageError
 
-__all__ = ["Layout"]
+__all__ = ["Layout", "state_db"]
+
+
+def state_db(inbox: Path) -> Path:
+    """A queue's state file, beside its inbox: what its consumers write (votectl/local/queue.py)."""
+    return inbox.with_name(f"{inbox.stem}-state.db")
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,7 @@ class Layout:
     def files(self) -> list[Path]:
         """The SQLite files of the data dir: each queue's inbox and state, and the table."""
         queues = [self.votes_db, self.ready_db]
-        states = [q.with_name(f"{q.stem}-state.db") for q in queues]
-        return [*queues, *states, self.table_db]
+        return [*queues, *map(state_db, queues), self.table_db]
 
     @property
     def up_file(self) -> Path:

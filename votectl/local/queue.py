@@ -52,6 +52,7 @@ import msgspec
 from votectl.errors import VotectlError
 from votectl.local.boottime import boot_id, boot_ms
 from votectl.local.db import Transaction, connect, truncate_wal
+from votectl.local.layout import state_db
 from votectl.model import QueueStat
 
 __all__ = ["MismatchedFiles", "Message", "SqliteQueue", "StaleDataDir"]
@@ -210,7 +211,7 @@ class SqliteQueue:
         MiB. The state file, opened on first use, is written only by consumers.
         ``read_only``: for ``stats`` on a data dir that cannot be written."""
         self.path = Path(path)
-        self.state_path = self.path.with_name(f"{self.path.stem}-state.db")
+        self.state_path = state_db(self.path)
         self.name = name
         self.dlq_name = f"{name}-dlq"
         self.visibility_timeout = visibility_timeout
