@@ -21,6 +21,8 @@ VotectlError                 exit 1, operational failure
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "AlreadyRunning",
     "AwsError",
@@ -39,6 +41,7 @@ __all__ = [
     "StackNotFound",
     "UsageError",
     "VotectlError",
+    "make_dir",
 ]
 
 
@@ -55,6 +58,20 @@ class VotectlError(Exception):
 class UsageError(VotectlError):
     exit_code = 2
     hint = "see `votectl COMMAND --help`"
+
+
+def make_dir(path: Path, refusal: str, flag: str) -> Path:
+    """``path`` made with its parents, or a UsageError "<refusal>: <why>" whose hint names
+    the option ``flag`` that chose it (a file in the way, a read-only place)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "it is a file" if path.is_file() else (exc.strerror or str(exc))
+        raise UsageError(
+            f"{refusal}: {why}",
+            hint=f"pass {flag} a directory you can write (it is created if missing)",
+        ) from None
+    return path
 
 
 class ConfigError(UsageError):

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from votectl.config import RUNTIMES
-from votectl.errors import BundleFailed, UsageError
+from votectl.errors import BundleFailed, make_dir
 
 __all__ = [
     "ARCHITECTURES",
@@ -225,14 +225,8 @@ def build(
     if architecture not in PLATFORMS:
         raise BundleFailed(f"architecture must be one of {', '.join(ARCHITECTURES)}")
     python_version(runtime)
-    try:  # before the wheels are fetched: a folder that cannot be one says so at once
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        why = "it is a file" if out_dir.is_file() else (exc.strerror or str(exc))
-        raise UsageError(
-            f"cannot write the zips into {out_dir}: {why}",
-            hint="pass --out a directory you can write (it is created if missing)",
-        ) from None
+    # before the wheels are fetched: a folder that cannot be one says so at once
+    make_dir(out_dir, f"cannot write the zips into {out_dir}", "--out")
     cache = cache_dir or default_cache()
     wheels = [wheel_source(project, architecture, cache, runtime) for project in VENDORED]
     for wheel in wheels:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from votectl.errors import AlreadyRunning, NotRunning, UsageError
+from votectl.errors import AlreadyRunning, NotRunning, make_dir
 
 __all__ = ["Layout", "state_db"]
 
@@ -116,14 +116,7 @@ class Layout:
     def create(self) -> Layout:
         """Make the data dir (and its parents); a usage error naming it if it cannot be one
         (a file, a read-only place)."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            why = "it is a file" if self.root.is_file() else (exc.strerror or str(exc))
-            raise UsageError(
-                f"cannot use {self.root} as the data dir: {why}",
-                hint="pass --data-dir a directory you can write (it is created if missing)",
-            ) from None
+        make_dir(self.root, f"cannot use {self.root} as the data dir", "--data-dir")
         return self
 
     def taken(self) -> AlreadyRunning:
