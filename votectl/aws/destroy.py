@@ -37,11 +37,16 @@ _DEPTHS = (
 class DestroyResult:
     stack: str
     deleted: bool
-    bucket: str
+    bucket: str | None  # None when nothing was deleted
     bucket_kept: bool
     table: str | None  # the votes table, None if there was none
     table_kept: bool
     older_tables: list[str]  # left by earlier stacks of the stage; deleted with the data too
+
+    @classmethod
+    def untouched(cls, stack: str) -> DestroyResult:
+        """A destroy that deleted nothing (declined, or the stack was already gone)."""
+        return cls(stack, False, None, True, None, True, [])
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -250,16 +250,9 @@ def destroy(
 
 def _untouched(stack: str, outcome: str) -> dict[str, Any]:
     """destroy's JSON when it deleted nothing: the same keys as a deletion's."""
-    return {
-        "stack": stack,
-        "deleted": False,
-        "bucket": None,
-        "bucket_kept": True,
-        "table": None,
-        "table_kept": True,
-        "older_tables": [],
-        "outcome": outcome,
-    }
+    from votectl.aws.destroy import DestroyResult
+
+    return {**DestroyResult.untouched(stack).to_json(), "outcome": outcome}
 
 
 def _changes_table(changes: Sequence[Change], emulator: str | None = None) -> Fitted:
