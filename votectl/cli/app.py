@@ -96,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     except VotectlError as exc:
         if debug:
             raise
-        fail_line(str(exc), exc.hint.replace("votectl COMMAND", _command_path(args)))
+        hint = exc.hint
+        if "votectl COMMAND" in hint:  # only then the command tree is walked (some ms)
+            hint = hint.replace("votectl COMMAND", _command_path(args))
+        fail_line(str(exc), hint)
         return _exit(exc.exit_code)
     except Exception as exc:  # an unexpected bug: one line, never local variables
         if debug:
