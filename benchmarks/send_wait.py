@@ -103,6 +103,8 @@ def one_run(
         for thread in threads:
             thread.start()
         while len(out) < 20 * clients:  # under way
+            if not any(t.is_alive() for t in threads):
+                raise SystemExit(f"the clients stopped after {len(out)} answers: is up serving?")
             time.sleep(0.01)
         if kind in ("processor", "writer"):
             stop_inside_a_transaction(pids[kind], consumer_files(data_dir, kind), rng)
