@@ -294,6 +294,8 @@ def test_a_held_inbox_lock_gets_503s_within_the_budget_and_stores_none_of_them(u
     assert errors == []
     assert len(held) == 12
     assert all(_refused_as_the_receiver_does(r) for r in held), [r.text for r in held]
+    # refused once the budget ran out, not at once: the first batch waited all of it
+    assert max(r.elapsed.total_seconds() for r in held) >= SEND_BUDGET_SECONDS
     assert _messages_ever_sent(inbox) == sent_before  # not one of them was committed
     after: list[httpx.Response] = []
     send("free", after, 2)
